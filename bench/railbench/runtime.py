@@ -1,0 +1,87 @@
+"""The runtimes under test: where they are, how they are called, their state and cleanup."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from railbench import proc
+
+REPO = Path(__file__).resolve().parents[2]
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "railcar": (str(REPO / "bin" / "railcar"),),
+    "runc": ("/usr/sbin/runc", "runc"),
+    "crun": ("/usr/bin/crun", "crun"),
+}
+CALL_TIMEOUT = 20.0  # seconds for any single runtime command
+SECCOMP_CACHE = Path(".cache") / "seccomp"  # railcar's compiled-filter cache, under --root
+
+
+@dataclass
+class Runtime:
+    name: str
+    path: str
+    root: Path
+    version: str
+
+    @property
+    def version_line(self) -> str:
+        return self.version.splitlines()[0] if self.version else "?"
+
+    @property
+    def launcher(self) -> str | None:
+        """The interpreter line of `--version` (railcar prints one; the Go/C runtimes don't)."""
+        for line in self.version.splitlines():
+            if line.lower().startswith("python"):
+                return line
+        return None
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.path, "--root", str(self.root), *args]
+
+    def call(self, *args: str, timeout: float = CALL_TIMEOUT) -> proc.Outcome:
+        return proc.run(self.argv(*args), timeout)
+
+    def state_ids(self) -> list[str]:
+        """Container ids with a state entry under our --root (dot-entries such as .cache skipped)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith("."))
+
+    def force_delete(self, cid: str) -> None:
+        self.call("delete", "--force", cid)
+
+    def clear_seccomp_cache(self) -> None:
+        """Empty <root>/.cache/seccomp (only railcar has one; a no-op for the others)."""
+        cache = self.root / SECCOMP_CACHE
+        if cache.is_dir():
+            for entry in cache.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+
+    def cleanup(self) -> list[str]:
+        """delete --force everything left under our root; ids that would not go."""
+        for cid in self.state_ids():
+            self.force_delete(cid)
+        return self.state_ids()
+
+
+def locate(spec: str) -> tuple[str, str | None]:
+    """`name` or `name=/path` -> (name, executable path or None when missing)."""
+    name, _, explicit = spec.partition("=")
+    for candidate in (explicit,) if explicit else CANDIDATES.get(name, (name,)):
+        found = shutil.which(candidate)
+        if found:
+            return name, found
+    return name, None
+
+
+def open_runtime(name: str, path: str, workdir: Path) -> Runtime:
+    """A Runtime with its own fresh --root; raises CommandFailed when `--version` fails."""
+    root = workdir / f"root-{name}"
+    root.mkdir(mode=0o700)
+    version = proc.run([path, "--version"], CALL_TIMEOUT).check()
+    return Runtime(name=name, path=path, root=root, version=version.stdout.strip())

@@ -1,0 +1,355 @@
+/* railcar-init: the sealed-memfd helper, built static.  The container child
+ * execs it after pivot_root, so no process in the container ever has the
+ * host's python as /proc/<pid>/exe (CVE-2019-5736).  It applies the user,
+ * capabilities, no_new_privs, reports READY, waits for `start` on the exec
+ * fifo, loads seccomp and execs the user program.  In init mode it forks
+ * first and stays as the container's pid 1: reaps zombies, forwards every
+ * signal, exits with the process's status.
+ *
+ * argv: railcar-init <plan-fd> <exe> <sync-fd> <tty-fd> */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include "rc.h"
+#include "helper_plan.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+struct hplan {
+    int init, nnp, has_caps, tty;
+    uint32_t uid, gid, last_cap, preserve, seccomp_flags;
+    uint32_t *groups;
+    size_t ngroups;
+    uint64_t caps[5];              /* bounding, effective, permitted, inheritable, ambient */
+    char **argv, **env;
+    struct sock_filter *filter;
+    size_t nfilter;
+    const char *listener_path, *listener_meta;
+    int sync_fd, fifo_fd, tty_fd;
+    const char *exe;
+};
+
+static struct hplan P;
+
+static void fail(const char *stage, int err, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+static void fail(const char *stage, int err, const char *fmt, ...)
+{
+    struct rc_msg m;
+    va_list ap;
+    memset(&m, 0, sizeof m);
+    m.type = RC_MSG_ERROR;
+    m.err = err;
+    snprintf(m.stage, sizeof m.stage, "%s", stage);
+    va_start(ap, fmt);
+    vsnprintf(m.text, sizeof m.text, fmt, ap);
+    va_end(ap);
+    if (P.sync_fd < 0 || send(P.sync_fd, &m, sizeof m, MSG_NOSIGNAL) < 0) {
+        /* after READY nobody listens on the sync socket: the user sees stderr */
+        dprintf(2, "railcar: %s: %s: %s\n", m.stage, m.text, err ? strerror(err) : "failed");
+    }
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+static char **split_strings(const char *data, size_t len)
+{
+    size_t n = 0, i, k = 0;
+    char **v;
+    for (i = 0; i < len; i++)
+        if (data[i] == 0)
+            n++;
+    v = calloc(n + 1, sizeof *v);
+    if (!v)
+        fail("helper", ENOMEM, "plan");
+    for (i = 0; i < len && k < n; k++) {
+        v[k] = (char *)data + i;
+        i += strlen(data + i) + 1;
+    }
+    return v;
+}
+
+static void read_plan(int fd)
+{
+    struct stat st;
+    char *buf;
+    size_t off = 0, got = 0;
+    if (fstat(fd, &st) < 0)
+        fail("helper", errno, "stat plan");
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        fail("helper", ENOMEM, "plan");
+    while (got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+        if (n <= 0)
+            fail("helper", errno, "read plan");
+        got += (size_t)n;
+    }
+    close(fd);
+    while (off + 8 <= got) {
+        uint32_t tag, len;
+        char *d;
+        memcpy(&tag, buf + off, 4);
+        memcpy(&len, buf + off + 4, 4);
+        d = buf + off + 8;
+        if (off + 8 + len > got)
+            fail("helper", EINVAL, "truncated plan");
+        switch (tag) {
+        case HP_INIT: memcpy(&P.init, d, 4); break;
+        case HP_ARGV: P.argv = split_strings(d, len); break;
+        case HP_UID: memcpy(&P.uid, d, 4); break;
+        case HP_GID: memcpy(&P.gid, d, 4); break;
+        case HP_GROUPS: P.groups = (uint32_t *)d; P.ngroups = len / 4; break;
+        case HP_CAPS: memcpy(P.caps, d, sizeof P.caps); P.has_caps = 1; break;
+        case HP_NNP: memcpy(&P.nnp, d, 4); break;
+        case HP_SECCOMP: P.filter = (struct sock_filter *)d; P.nfilter = len / 8; break;
+        case HP_SECCOMP_FLAGS: memcpy(&P.seccomp_flags, d, 4); break;
+        case HP_SECCOMP_LISTENER:
+            P.listener_path = d;
+            P.listener_meta = d + strlen(d) + 1;
+            break;
+        case HP_FIFO_FD: memcpy(&P.fifo_fd, d, 4); break;
+        case HP_PRESERVE_FDS: memcpy(&P.preserve, d, 4); break;
+        case HP_LAST_CAP: memcpy(&P.last_cap, d, 4); break;
+        default: break;           /* newer railcar, older helper: ignore */
+        }
+        off += 8 + ((len + 7) & ~7u);
+    }
+}
+
+static int capset_all(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    d[0].effective = (uint32_t)eff;
+    d[1].effective = (uint32_t)(eff >> 32);
+    d[0].permitted = (uint32_t)prm;
+    d[1].permitted = (uint32_t)(prm >> 32);
+    d[0].inheritable = (uint32_t)inh;
+    d[1].inheritable = (uint32_t)(inh >> 32);
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+static void drop_bounding(uint64_t keep)
+{
+    uint32_t c;
+    for (c = 0; c <= P.last_cap; c++)
+        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            fail("capabilities", errno, "drop capability %u from the bounding set", c);
+}
+
+static int send_fd(int sock, int fd, const char *meta, size_t metalen)
+{
+    struct iovec iov = { .iov_base = (void *)meta, .iov_len = metalen ? metalen : 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg;
+    struct cmsghdr *c;
+    memset(&msg, 0, sizeof msg);
+    memset(&u, 0, sizeof u);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static void load_seccomp(void)
+{
+    struct sock_fprog prog;
+    long r;
+    if (!P.nfilter)
+        return;
+    prog.len = (unsigned short)P.nfilter;
+    prog.filter = P.filter;
+    r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, P.seccomp_flags, &prog);
+    if (r < 0)
+        fail("seccomp", errno, "load seccomp filter");
+    if (P.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        /* NOTIFY: hand the listener fd to the agent at listenerPath; the
+         * socket is connected here, after pivot_root, as runc does */
+        /* the listener path is resolved on the host by the runtime, which
+         * connected the socket and passed it in place of the path (see plan) */
+        int sock = P.listener_path ? atoi(P.listener_path) : -1;
+        if (sock < 0 || send_fd(sock, (int)r, P.listener_meta, strlen(P.listener_meta)) < 0)
+            fail("seccomp", errno, "send the seccomp listener fd");
+        close((int)r);
+        close(sock);
+    }
+}
+
+static void wait_start(void)
+{
+    char c;
+    ssize_t n;
+    if (P.fifo_fd < 0)
+        return;                   /* exec: nothing to wait for */
+    do {
+        n = read(P.fifo_fd, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(1);                 /* start never came: the runtime is deleting us */
+    close(P.fifo_fd);
+}
+
+/* The process: user, caps, nnp, READY, wait for start, seccomp, exec. */
+static void become_process(void)
+{
+    uint64_t *c = P.caps;
+
+    if (P.tty) {
+        if (setsid() < 0)
+            fail("console", errno, "setsid");
+        if (ioctl(P.tty_fd, TIOCSCTTY, 0) < 0)
+            fail("console", errno, "set controlling terminal");
+        if (fchown(P.tty_fd, P.uid, (gid_t)-1) < 0)
+            fail("console", errno, "chown the pty");
+        if (dup2(P.tty_fd, 0) < 0 || dup2(P.tty_fd, 1) < 0 || dup2(P.tty_fd, 2) < 0)
+            fail("console", errno, "dup2 the pty");
+        if (P.tty_fd > 2)
+            close(P.tty_fd);
+    }
+    /* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+     * before the user switch (runc's order); with it, last, before exec */
+    if (!P.nnp)
+        load_seccomp();
+    if (P.has_caps)
+        drop_bounding(c[0]);
+    if (setgroups(P.ngroups, (gid_t *)P.groups) < 0 && errno != EPERM)
+        fail("user", errno, "setgroups");
+    if (P.has_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        fail("capabilities", errno, "keep capabilities");
+    if (setresgid(P.gid, P.gid, P.gid) < 0)
+        fail("user", errno, "setgid %u", P.gid);
+    if (setresuid(P.uid, P.uid, P.uid) < 0)
+        fail("user", errno, "setuid %u", P.uid);
+    if (P.has_caps) {
+        uint32_t k;
+        if (capset_all(c[1], c[2], c[3]) < 0)
+            fail("capabilities", errno, "capset (effective 0x%llx permitted 0x%llx inheritable 0x%llx)",
+                 (unsigned long long)c[1], (unsigned long long)c[2], (unsigned long long)c[3]);
+        prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        /* the kernel only lets a capability into the ambient set when it is
+         * permitted and inheritable; runc skips the rest, and so do we */
+        for (k = 0; k <= P.last_cap; k++)
+            if ((c[4] & c[2] & c[3] & (1ULL << k)) &&
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, k, 0, 0) < 0)
+                fail("capabilities", errno, "raise ambient capability %u", k);
+    }
+    if (P.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail("no_new_privileges", errno, "prctl");
+
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);   /* create returns now: outlive it */
+
+    {
+        struct rc_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = RC_MSG_READY;
+        m.pid = getpid();
+        send(P.sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+        close(P.sync_fd);
+        P.sync_fd = -1;
+    }
+    wait_start();
+    if (P.nnp)
+        load_seccomp();
+    syscall(SYS_close_range, 3 + P.preserve, ~0U, CLOSE_RANGE_CLOEXEC);
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    execve(P.exe, P.argv, P.env);
+    fail("exec", errno, "exec %s", P.exe);
+}
+
+/* pid 1: fork the process, then reap and forward until it exits. */
+static void run_init(void)
+{
+    sigset_t all, old;
+    pid_t child;
+    int status = 0;
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    if (getpid() != 1)
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    child = fork();
+    if (child < 0)
+        fail("init", errno, "fork");
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        become_process();
+    }
+    /* the child owns the sync socket, fifo and tty now; keep none of them,
+     * so their state tells the truth about the process */
+    close(P.sync_fd);
+    if (P.fifo_fd >= 0)
+        close(P.fifo_fd);
+    if (P.tty_fd >= 0)
+        close(P.tty_fd);
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(child, sig);
+            continue;
+        }
+        for (;;) {
+            pid_t w = waitpid(-1, &status, WNOHANG);
+            if (w <= 0)
+                break;
+            if (w == child)
+                _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    P.sync_fd = P.fifo_fd = P.tty_fd = -1;
+    if (argc < 5) {
+        dprintf(2, "railcar-init: internal helper of railcar, not to be run by hand\n");
+        return 2;
+    }
+    P.sync_fd = atoi(argv[3]);
+    read_plan(atoi(argv[1]));
+    P.exe = argv[2];
+    P.tty_fd = atoi(argv[4]);
+    P.tty = P.tty_fd >= 0;
+    if (!P.argv || !P.argv[0])
+        fail("helper", EINVAL, "plan has no process.args");
+    P.env = envp;                 /* the child passed the process's environment */
+    if (P.init)
+        run_init();
+    become_process();
+    return 1;
+}

@@ -1,0 +1,28 @@
+/* The helper plan: what the memfd helper (helper.c) needs after the child
+ * execs it.  Written by railcar/plan.py as records: u32 tag, u32 len, data
+ * padded to 8 bytes.  Strings lists are NUL-terminated strings back to back. */
+#ifndef RC_HELPER_PLAN_H
+#define RC_HELPER_PLAN_H
+
+enum rc_hp_tag {
+    HP_END = 0,
+    HP_INIT = 1,          /* u32: 1 = run as init (fork, reap, forward signals) */
+    HP_ARGV = 2,
+    HP_ENV = 3,
+    HP_UID = 4,           /* u32 */
+    HP_GID = 5,           /* u32 */
+    HP_GROUPS = 6,        /* u32[] */
+    HP_CAPS = 7,          /* u64[5]: bounding, effective, permitted, inheritable, ambient */
+    HP_NNP = 8,           /* u32 */
+    HP_SECCOMP = 9,       /* struct sock_filter[] */
+    HP_SECCOMP_FLAGS = 10,/* u32 */
+    HP_SECCOMP_LISTENER = 11, /* path NUL metadata NUL: NOTIFY listener */
+    HP_SYNC_FD = 12,      /* i32 */
+    HP_FIFO_FD = 13,      /* i32 */
+    HP_PRESERVE_FDS = 14, /* u32 */
+    HP_TTY = 15,          /* u32: 1 = stdio is the pty slave passed on fd HP_TTY_FD */
+    HP_TTY_FD = 16,       /* i32 */
+    HP_LAST_CAP = 17,     /* u32: highest capability number the host kernel knows */
+};
+
+#endif

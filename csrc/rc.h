@@ -1,0 +1,138 @@
+/* railcar C core: the launch plan (filled by _core.pyx before clone) and the
+ * child->parent sync protocol.  After clone the child touches nothing but this
+ * plan (already in its copy of memory) and the stack: no malloc, no Python. */
+#ifndef RC_H
+#define RC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Messages on the SOCK_SEQPACKET sync pair.  Fixed size: one read, one message. */
+enum rc_msg_type {
+    RC_MSG_ERROR = 1,     /* child failed: stage, err, text */
+    RC_MSG_SETUP = 2,     /* child -> parent: write maps and cgroup.procs for me */
+    RC_MSG_GO = 3,        /* parent -> child: continue */
+    RC_MSG_PID = 4,       /* child -> parent: the container process is `pid` (after pid-ns fork) */
+    RC_MSG_HOOKS = 5,     /* child -> parent: rootfs ready, run prestart/createRuntime hooks */
+    RC_MSG_READY = 6,     /* helper -> parent: blocked waiting for start */
+};
+
+struct rc_msg {
+    int32_t type;
+    int32_t err;          /* errno, 0 if none */
+    int32_t pid;
+    char stage[40];
+    char text[460];
+};
+
+struct rc_mount {
+    const char *source;        /* host path for binds, fs source otherwise; may be NULL */
+    const char *dest;          /* absolute path inside the rootfs */
+    const char *fstype;        /* NULL for binds */
+    const char *data;          /* unknown options, comma-joined; may be NULL */
+    unsigned long flags;       /* MS_* for the mount (MS_BIND|MS_REC for rbind) */
+    unsigned long remount;     /* for binds: flags needing a MS_REMOUNT (MS_RDONLY, MS_NOSUID...) */
+    unsigned long propagation; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE, |MS_REC; 0 = none */
+    uint64_t attr_set, attr_clr; /* mount_setattr attributes applied recursively (rbind ro) */
+    int is_file;               /* bind of a non-directory: target is created as a file */
+    int is_symlink;            /* not a mount: create symlink dest -> source inside the rootfs */
+    const char *field;         /* config.json field, for errors: "mounts[3]" */
+};
+
+struct rc_device {
+    const char *path;          /* absolute inside the rootfs */
+    const char *host_path;     /* for bind-mounting in a user namespace */
+    mode_t mode;               /* S_IFCHR/S_IFBLK/S_IFIFO | perms */
+    dev_t dev;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct rc_rlimit { int resource; uint64_t soft, hard; };
+struct rc_kv { const char *key; const char *value; const char *field; };
+
+#define RC_MAX_JOIN 8
+#define RC_MAX_CGROUP 16
+
+struct rc_plan {
+    /* namespaces */
+    int new_flags;                 /* CLONE_NEW* to create */
+    int njoin;
+    int join_fd[RC_MAX_JOIN];      /* ordered by the planner: user first, mount last */
+    int join_type[RC_MAX_JOIN];
+    const char *uid_map, *gid_map; /* contents, written by the parent; NULL if none */
+    const char *timens_offsets;    /* written after unshare(CLONE_NEWTIME); NULL if none */
+    int ncgroup;
+    int cgroup_fd[RC_MAX_CGROUP];  /* open cgroup.procs files: the parent writes the pid */
+
+    /* rootfs */
+    const char *rootfs;            /* absolute host path */
+    unsigned long root_propagation;/* applied to "/" of the new mount ns */
+    int no_pivot;
+    int readonly_root;
+    int nmounts;
+    const struct rc_mount *mounts;
+    int ndevices;
+    const struct rc_device *devices;
+    int devices_bind;              /* user namespace: bind host nodes instead of mknod */
+    int nmasked, nreadonly;
+    const char *const *masked;
+    const char *const *readonly;
+    int hooks_pause;               /* stop before pivot_root for prestart/createRuntime hooks */
+
+    /* process environment set up by the child */
+    int nsysctl;
+    const struct rc_kv *sysctl;    /* key is the /proc/sys path */
+    const char *hostname, *domainname;
+    int nrlimits;
+    const struct rc_rlimit *rlimits;
+    const char *oom_score_adj;
+    int umask_;                    /* -1: leave */
+    const char *cwd;
+    const char *exe;               /* process.args[0] */
+    const char *path_env;          /* PATH used for the lookup */
+    int terminal;
+    int console_fd;                /* unix socket to send the pty master to; -1 */
+    unsigned short rows, cols;
+
+    /* the helper */
+    int helper_fd;                 /* sealed memfd of the helper binary */
+    int helper_plan_fd;            /* memfd with the helper plan */
+    int fifo_fd;                   /* exec fifo, O_RDWR: the helper blocks reading it */
+    int nkeep;
+    int keep_fd[4];                /* more fds the helper needs (seccomp listener socket) */
+    int preserve_fds;
+    char *const *envp;             /* process.env */
+    int nenv;
+    long home_uid;                 /* >= 0: HOME is unset, take it from /etc/passwd */
+    int init;                      /* 1: helper runs as init and forks the process */
+    int exec_mode;                 /* exec into a running container: no rootfs setup */
+};
+
+struct rc_result {
+    int pid;                       /* container process (host pid) */
+    int sync_fd;                   /* parent end of the sync pair */
+    int first_pid;                 /* the first child, when a second fork happened */
+    struct rc_msg msg;             /* the error, when one happened */
+};
+
+/* spawn.c: returns 0 when READY, 1 when the child waits for hooks, -1 on error. */
+int rc_spawn(const struct rc_plan *p, struct rc_result *r);
+int rc_spawn_continue(struct rc_result *r);
+
+/* child side, one file each */
+struct rc_child;                   /* the child's context: plan + sync fd */
+void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 4, 5)));
+int rc_send(int fd, int type, int pid);
+int rc_recv(int fd, struct rc_msg *m);
+
+int rc_setup_rootfs(const struct rc_plan *p, int sync_fd);        /* rootfs.c */
+int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */
+int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
+void rc_create_devices(const struct rc_plan *p, int rootfd, int sync_fd); /* devices.c */
+void rc_setup_console(const struct rc_plan *p, int sync_fd, int *slave);  /* console.c */
+void rc_setup_process(const struct rc_plan *p, int sync_fd);      /* process.c */
+void rc_lookup_exe(const struct rc_plan *p, int sync_fd, char *out, size_t outlen);
+
+#endif

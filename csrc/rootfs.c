@@ -1,0 +1,218 @@
+/* The container's filesystem: propagation, the config's mounts (targets
+ * resolved inside the rootfs), devices, pivot_root, masked and read-only
+ * paths, read-only root. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+#include "rc.h"
+
+#define FDPATH(buf, fd) snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd)
+
+/* A bind remount may not clear flags the kernel locked (nodev, nosuid,
+ * noexec, atime in a user namespace): keep whatever the mount already has. */
+static unsigned long locked_flags(const char *path)
+{
+    struct statvfs st;
+    unsigned long f = 0;
+    if (statvfs(path, &st) < 0)
+        return 0;
+    if (st.f_flag & ST_NOSUID) f |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) f |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) f |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) f |= MS_RELATIME;
+    return f;
+}
+
+static int bind_remount(const char *path, unsigned long flags)
+{
+    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == 0)
+        return 0;
+    if (errno != EPERM)
+        return -1;
+    return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags | locked_flags(path), NULL);
+}
+
+static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount *m, int fd)
+{
+    char tpath[64];
+    int tfd;
+
+    if (m->is_symlink) {
+        /* symlink dest -> source, made relative to the resolved parent */
+        char parent[4096];
+        const char *slash = strrchr(m->dest, '/');
+        size_t plen = (size_t)(slash - m->dest);
+        int pfd;
+        if (plen >= sizeof parent)
+            rc_fail(fd, "symlink", ENAMETOOLONG, "%s", m->dest);
+        memcpy(parent, m->dest, plen);
+        parent[plen] = 0;
+        if (rc_mkdirall_in_root(rootfd, plen ? parent : "/", 0755, 0) < 0)
+            rc_fail(fd, "symlink", errno, "mkdir %s", parent);
+        pfd = rc_open_in_root(rootfd, plen ? parent : "/", O_PATH | O_DIRECTORY);
+        if (pfd < 0)
+            rc_fail(fd, "symlink", errno, "open %s", parent);
+        if (symlinkat(m->source, pfd, slash + 1) < 0 && errno != EEXIST)
+            rc_fail(fd, "symlink", errno, "symlink %s to %s", m->source, m->dest);
+        close(pfd);
+        return;
+    }
+    if (!m->source && !m->fstype && !m->flags)
+        goto attributes;          /* only change an earlier mount's flags */
+    if (rc_mkdirall_in_root(rootfd, m->dest, 0755, m->is_file) < 0)
+        rc_fail(fd, "mount", errno, "%s.destination: create %s", m->field, m->dest);
+    tfd = rc_open_in_root(rootfd, m->dest, O_PATH);
+    if (tfd < 0)
+        rc_fail(fd, "mount", errno, "%s.destination: open %s", m->field, m->dest);
+    FDPATH(tpath, tfd);
+    if (mount(m->source, tpath, m->fstype, m->flags, m->data) < 0)
+        rc_fail(fd, "mount", errno, "%s: mount %s to %s (type %s)", m->field,
+                m->source ? m->source : "none", m->dest, m->fstype ? m->fstype : "bind");
+    close(tfd);
+    if (!m->remount && !m->propagation && !m->attr_set && !m->attr_clr)
+        return;
+attributes:
+    /* reopen: the new mount now covers the path */
+    tfd = rc_open_in_root(rootfd, m->dest, O_PATH);
+    if (tfd < 0)
+        rc_fail(fd, "mount", errno, "%s: reopen %s", m->field, m->dest);
+    FDPATH(tpath, tfd);
+    if (m->remount && bind_remount(tpath, m->remount) < 0)
+        rc_fail(fd, "mount", errno, "%s: remount %s", m->field, m->dest);
+    if (m->attr_set || m->attr_clr) {
+        struct mount_attr a;
+        memset(&a, 0, sizeof a);
+        a.attr_set = m->attr_set;
+        a.attr_clr = m->attr_clr;
+        if (syscall(SYS_mount_setattr, tfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
+            rc_fail(fd, "mount", errno, "%s: set attributes of %s", m->field, m->dest);
+    }
+    if (m->propagation && mount(NULL, tpath, NULL, m->propagation, NULL) < 0)
+        rc_fail(fd, "mount", errno, "%s: set propagation of %s", m->field, m->dest);
+    close(tfd);
+    (void)p;
+}
+
+static void pivot(const struct rc_plan *p, int fd)
+{
+    int oldroot, newroot;
+    if (p->no_pivot) {
+        if (chdir(p->rootfs) < 0)
+            rc_fail(fd, "rootfs", errno, "chdir %s", p->rootfs);
+        if (mount(p->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+            rc_fail(fd, "rootfs", errno, "move %s to /", p->rootfs);
+        if (chroot(".") < 0)
+            rc_fail(fd, "rootfs", errno, "chroot");
+        if (chdir("/") < 0)
+            rc_fail(fd, "rootfs", errno, "chdir /");
+        return;
+    }
+    /* pivot_root(".", "."): the old root ends up stacked on "/" and is
+     * detached without needing a directory for it in the rootfs */
+    oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    newroot = open(p->rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (oldroot < 0 || newroot < 0)
+        rc_fail(fd, "pivot_root", errno, "open %s", p->rootfs);
+    if (fchdir(newroot) < 0)
+        rc_fail(fd, "pivot_root", errno, "chdir %s", p->rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
+        rc_fail(fd, "pivot_root", errno, "pivot_root %s", p->rootfs);
+    if (fchdir(oldroot) < 0)
+        rc_fail(fd, "pivot_root", errno, "chdir old root");
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        rc_fail(fd, "pivot_root", errno, "make old root rslave");
+    if (umount2(".", MNT_DETACH) < 0)
+        rc_fail(fd, "pivot_root", errno, "unmount old root");
+    if (chdir("/") < 0)
+        rc_fail(fd, "pivot_root", errno, "chdir /");
+    close(oldroot);
+    close(newroot);
+}
+
+static void mask_paths(const struct rc_plan *p, int fd)
+{
+    int i, rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char tpath[64];
+    struct stat st;
+    for (i = 0; i < p->nmasked; i++) {
+        int t = rc_open_in_root(rootfd, p->masked[i], O_PATH);
+        if (t < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc_fail(fd, "masked path", errno, "open %s", p->masked[i]);
+        }
+        FDPATH(tpath, t);
+        if (fstat(t, &st) < 0)
+            rc_fail(fd, "masked path", errno, "stat %s", p->masked[i]);
+        if (S_ISDIR(st.st_mode)) {
+            if (mount("tmpfs", tpath, "tmpfs", MS_RDONLY, NULL) < 0)
+                rc_fail(fd, "masked path", errno, "mount tmpfs on %s", p->masked[i]);
+        } else if (mount("/dev/null", tpath, NULL, MS_BIND, NULL) < 0) {
+            rc_fail(fd, "masked path", errno, "bind /dev/null on %s", p->masked[i]);
+        }
+        close(t);
+    }
+    for (i = 0; i < p->nreadonly; i++) {
+        int t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
+        if (t < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc_fail(fd, "readonly path", errno, "open %s", p->readonly[i]);
+        }
+        FDPATH(tpath, t);
+        if (mount(tpath, tpath, NULL, MS_BIND | MS_REC, NULL) < 0)
+            rc_fail(fd, "readonly path", errno, "bind %s", p->readonly[i]);
+        close(t);
+        t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
+        FDPATH(tpath, t);
+        if (t < 0 || bind_remount(tpath, MS_RDONLY | MS_REC) < 0)
+            rc_fail(fd, "readonly path", errno, "remount %s read-only", p->readonly[i]);
+        close(t);
+    }
+    close(rootfd);
+}
+
+int rc_setup_rootfs(const struct rc_plan *p, int fd)
+{
+    int i, rootfd;
+    struct rc_msg m;
+
+    /* nothing we mount may propagate back to the host */
+    /* nothing we mount may propagate back to the host; a shared root is made
+     * shared only after pivot_root (pivot_root refuses a shared parent) */
+    if (mount(NULL, "/", NULL, (p->root_propagation & MS_SHARED) ? MS_PRIVATE | MS_REC
+                                                                 : p->root_propagation, NULL) < 0)
+        rc_fail(fd, "rootfs", errno, "set propagation of /");
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        rc_fail(fd, "rootfs", errno, "bind mount %s", p->rootfs);
+    rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
+    for (i = 0; i < p->nmounts; i++)
+        do_mount(p, rootfd, &p->mounts[i], fd);
+    rc_create_devices(p, rootfd, fd);
+    if (p->hooks_pause) {
+        if (rc_send(fd, RC_MSG_HOOKS, 0) < 0 || rc_recv(fd, &m) <= 0 || m.type != RC_MSG_GO)
+            _exit(1);
+    }
+    close(rootfd);
+    pivot(p, fd);
+    if (p->root_propagation & MS_SHARED) {
+        if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
+            rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
+    }
+    mask_paths(p, fd);
+    if (p->readonly_root && bind_remount("/", MS_RDONLY) < 0)
+        rc_fail(fd, "rootfs", errno, "remount / read-only");
+    return 0;
+}

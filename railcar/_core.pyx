@@ -1,0 +1,313 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=False
+"""The bridge: a launch plan (railcar.plan.LaunchPlan, plain data) into C
+structs, then the fork-to-exec critical section in csrc/ with the GIL
+released.  Nothing else lives here."""
+
+from libc.errno cimport errno
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memset, strlen
+from posix.types cimport mode_t, dev_t, uid_t, gid_t
+
+cdef extern from "rc.h":
+    struct rc_msg:
+        int type
+        int err
+        int pid
+        char stage[40]
+        char text[460]
+    struct rc_mount:
+        const char *source
+        const char *dest
+        const char *fstype
+        const char *data
+        unsigned long flags
+        unsigned long remount
+        unsigned long propagation
+        uint64_t attr_set
+        uint64_t attr_clr
+        int is_file
+        int is_symlink
+        const char *field
+    struct rc_device:
+        const char *path
+        const char *host_path
+        mode_t mode
+        dev_t dev
+        uid_t uid
+        gid_t gid
+    struct rc_rlimit:
+        int resource
+        uint64_t soft
+        uint64_t hard
+    struct rc_kv:
+        const char *key
+        const char *value
+        const char *field
+    struct rc_plan:
+        int new_flags
+        int njoin
+        int join_fd[8]
+        int join_type[8]
+        const char *uid_map
+        const char *gid_map
+        const char *timens_offsets
+        int ncgroup
+        int cgroup_fd[16]
+        const char *rootfs
+        unsigned long root_propagation
+        int no_pivot
+        int readonly_root
+        int nmounts
+        const rc_mount *mounts
+        int ndevices
+        const rc_device *devices
+        int devices_bind
+        int nmasked
+        int nreadonly
+        const char *const *masked
+        const char *const *readonly
+        int hooks_pause
+        int nsysctl
+        const rc_kv *sysctl
+        const char *hostname
+        const char *domainname
+        int nrlimits
+        const rc_rlimit *rlimits
+        const char *oom_score_adj
+        int umask_
+        const char *cwd
+        const char *exe
+        const char *path_env
+        int terminal
+        int console_fd
+        unsigned short rows
+        unsigned short cols
+        int helper_fd
+        int helper_plan_fd
+        int fifo_fd
+        int nkeep
+        int keep_fd[4]
+        int preserve_fds
+        char *const *envp
+        int nenv
+        long home_uid
+        int init
+        int exec_mode
+    struct rc_result:
+        int pid
+        int sync_fd
+        int first_pid
+        rc_msg msg
+    int rc_spawn(const rc_plan *p, rc_result *r) nogil
+    int rc_spawn_continue(rc_result *r) nogil
+
+cdef extern from "helper_blob.h":
+    const unsigned char rc_helper_blob[]
+    const unsigned char rc_helper_blob_end[]
+
+cdef extern from "memfd_seal.h":
+    int rc_sealed_memfd(const char *name, const void *data, size_t len) nogil
+    int rc_data_memfd(const char *name, const void *data, size_t len) nogil
+
+
+def helper_memfd():
+    """A sealed memfd (close-on-exec) holding the static helper; -1 on failure."""
+    cdef size_t n = <size_t>(rc_helper_blob_end - rc_helper_blob)
+    cdef int fd
+    with nogil:
+        fd = rc_sealed_memfd(b"railcar-init", rc_helper_blob, n)
+    if fd < 0:
+        raise OSError(errno, "memfd for the railcar helper")
+    return fd
+
+
+def data_memfd(bytes data):
+    """A sealed memfd (close-on-exec; the child clears it) reading `data`."""
+    cdef const char *p = data
+    cdef size_t n = len(data)
+    cdef int fd
+    with nogil:
+        fd = rc_data_memfd(b"railcar-plan", p, n)
+    if fd < 0:
+        raise OSError(errno, "memfd for the helper plan")
+    return fd
+
+
+cdef const char *_s(object b, list keep):
+    if b is None:
+        return NULL
+    keep.append(b)
+    return <const char *>(<bytes>b)
+
+
+cdef class Spawn:
+    """One container process being started; holds the C plan memory until done."""
+    cdef rc_plan plan
+    cdef rc_result res
+    cdef list keep
+    cdef rc_mount *mounts
+    cdef rc_device *devices
+    cdef rc_rlimit *rlimits
+    cdef rc_kv *sysctl
+    cdef const char **masked
+    cdef const char **readonly
+    cdef char **envp
+
+    def __cinit__(self):
+        self.keep = []
+
+    def __dealloc__(self):
+        free(self.mounts)
+        free(self.devices)
+        free(self.rlimits)
+        free(self.sysctl)
+        free(self.masked)
+        free(self.readonly)
+        free(self.envp)
+
+    def start(self, lp):
+        """Fill the C plan from the launch plan, clone, run to READY or a hooks pause.
+        Returns 0 (ready), 1 (hooks pause) or -1 (error: see .error())."""
+        cdef rc_plan *p = &self.plan
+        cdef int i, r
+        cdef list keep = self.keep
+        memset(p, 0, sizeof(rc_plan))
+        p.new_flags = lp.new_flags
+        p.njoin = len(lp.joins)
+        for i, (fd, t) in enumerate(lp.joins):
+            p.join_fd[i] = fd
+            p.join_type[i] = t
+        p.uid_map = _s(lp.uid_map, keep)
+        p.gid_map = _s(lp.gid_map, keep)
+        p.timens_offsets = _s(lp.timens_offsets, keep)
+        p.ncgroup = len(lp.cgroup_fds)
+        for i, fd in enumerate(lp.cgroup_fds):
+            p.cgroup_fd[i] = fd
+        p.rootfs = _s(lp.rootfs, keep)
+        p.root_propagation = lp.root_propagation
+        p.no_pivot = lp.no_pivot
+        p.readonly_root = lp.readonly_root
+        p.nmounts = len(lp.mounts)
+        self.mounts = <rc_mount *>calloc(p.nmounts + 1, sizeof(rc_mount))
+        for i, m in enumerate(lp.mounts):
+            (src, dest, fstype, data, flags, remount, prop, aset, aclr, is_file, is_link) = m[:11]
+            self.mounts[i].field = _s(m[11] if len(m) > 11 else b"mounts", keep)
+            self.mounts[i].source = _s(src, keep)
+            self.mounts[i].dest = _s(dest, keep)
+            self.mounts[i].fstype = _s(fstype, keep)
+            self.mounts[i].data = _s(data, keep)
+            self.mounts[i].flags = flags
+            self.mounts[i].remount = remount
+            self.mounts[i].propagation = prop
+            self.mounts[i].attr_set = aset
+            self.mounts[i].attr_clr = aclr
+            self.mounts[i].is_file = is_file
+            self.mounts[i].is_symlink = is_link
+        p.mounts = self.mounts
+        p.ndevices = len(lp.devices)
+        self.devices = <rc_device *>calloc(p.ndevices + 1, sizeof(rc_device))
+        for i, d in enumerate(lp.devices):
+            (path, host, mode, dev, uid, gid) = d
+            self.devices[i].path = _s(path, keep)
+            self.devices[i].host_path = _s(host, keep)
+            self.devices[i].mode = mode
+            self.devices[i].dev = dev
+            self.devices[i].uid = uid
+            self.devices[i].gid = gid
+        p.devices = self.devices
+        p.devices_bind = lp.devices_bind
+        p.nmasked = len(lp.masked)
+        self.masked = <const char **>calloc(p.nmasked + 1, sizeof(char *))
+        for i, s in enumerate(lp.masked):
+            self.masked[i] = _s(s, keep)
+        p.masked = self.masked
+        p.nreadonly = len(lp.readonly)
+        self.readonly = <const char **>calloc(p.nreadonly + 1, sizeof(char *))
+        for i, s in enumerate(lp.readonly):
+            self.readonly[i] = _s(s, keep)
+        p.readonly = self.readonly
+        p.hooks_pause = lp.hooks_pause
+        p.nsysctl = len(lp.sysctl)
+        self.sysctl = <rc_kv *>calloc(p.nsysctl + 1, sizeof(rc_kv))
+        for i, (k, v, f) in enumerate(lp.sysctl):
+            self.sysctl[i].key = _s(k, keep)
+            self.sysctl[i].value = _s(v, keep)
+            self.sysctl[i].field = _s(f, keep)
+        p.sysctl = self.sysctl
+        p.hostname = _s(lp.hostname, keep)
+        p.domainname = _s(lp.domainname, keep)
+        p.nrlimits = len(lp.rlimits)
+        self.rlimits = <rc_rlimit *>calloc(p.nrlimits + 1, sizeof(rc_rlimit))
+        for i, (res, soft, hard) in enumerate(lp.rlimits):
+            self.rlimits[i].resource = res
+            self.rlimits[i].soft = soft
+            self.rlimits[i].hard = hard
+        p.rlimits = self.rlimits
+        p.oom_score_adj = _s(lp.oom_score_adj, keep)
+        p.umask_ = lp.umask
+        p.cwd = _s(lp.cwd, keep)
+        p.exe = _s(lp.exe, keep)
+        p.path_env = _s(lp.path_env, keep)
+        p.terminal = lp.terminal
+        p.console_fd = lp.console_fd
+        p.rows = lp.rows
+        p.cols = lp.cols
+        p.helper_fd = lp.helper_fd
+        p.helper_plan_fd = lp.helper_plan_fd
+        p.fifo_fd = lp.fifo_fd
+        p.nkeep = len(lp.keep_fds)
+        for i, fd in enumerate(lp.keep_fds):
+            p.keep_fd[i] = fd
+        p.preserve_fds = lp.preserve_fds
+        self.envp = <char **>calloc(len(lp.env) + 1, sizeof(char *))
+        for i, s in enumerate(lp.env):
+            self.envp[i] = <char *>_s(s, keep)
+        p.envp = self.envp
+        p.nenv = len(lp.env)
+        p.home_uid = lp.home_uid
+        p.init = lp.init
+        p.exec_mode = lp.exec_mode
+        with nogil:
+            r = rc_spawn(p, &self.res)
+        return r
+
+    def resume(self):
+        """After a hooks pause: let the child go on to READY."""
+        cdef int r
+        cdef rc_msg go
+        import os
+        memset(&go, 0, sizeof(rc_msg))
+        go.type = 3
+        os.write(self.res.sync_fd, (<char *>&go)[:sizeof(rc_msg)])
+        with nogil:
+            r = rc_spawn_continue(&self.res)
+        return r
+
+    @property
+    def pid(self):
+        return self.res.pid
+
+    @property
+    def first_pid(self):
+        return self.res.first_pid
+
+    @property
+    def sync_fd(self):
+        return self.res.sync_fd
+
+    def error(self):
+        """(stage, errno, text) of the failure."""
+        return (self.res.msg.stage.decode("utf-8", "replace"), self.res.msg.err,
+                self.res.msg.text.decode("utf-8", "replace"))
+
+
+cdef extern from "sched.h":
+    int setns(int fd, int nstype) nogil
+
+
+def enter(fds):
+    """setns into each fd in order (a hook's preexec: user first, mount last)."""
+    for fd in fds:
+        if setns(fd, 0) < 0:
+            raise OSError(errno, "setns")

@@ -1,0 +1,1 @@
+"""One module per verb: `main(args: dict, g: cli.Globals) -> int`."""

@@ -1,0 +1,25 @@
+"""railcar create: the container waits, blocked before its program, for `start`."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from railcar.cli import Globals
+
+
+def preserve(args: dict) -> int:
+    from railcar.errors import RailcarError
+
+    v = args.get("--preserve-fds") or "0"
+    if not v.isdigit():
+        raise RailcarError(f"--preserve-fds: not a number: {v!r}")
+    return int(v)
+
+
+def main(args: dict, g: Globals) -> int:
+    from railcar import container
+
+    container.create(g, args["<id>"], args["--bundle"], pid_file=args["--pid-file"],
+                     console_socket=args["--console-socket"], no_pivot=args["--no-pivot"],
+                     preserve_fds=preserve(args), init=not args["--no-init"])
+    return 0

@@ -1,0 +1,180 @@
+"""railcar exec: run another process in a running container, from a
+process.json (--process) or inline (`exec [opts] ID CMD...`)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from railcar.cli import Globals
+
+
+def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The process to run: process.json as is, or the container's process with the
+    inline overrides (runc's rules)."""
+    from railcar.errors import RailcarError
+
+    if args["--process"]:
+        from railcar import spec
+        from railcar.jsonfast import loads
+
+        path = args["--process"]
+        try:
+            with open(path, "rb") as f:
+                proc = loads(f.read())
+        except OSError as e:
+            from railcar.state import strerror
+
+            raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
+        except ValueError as e:
+            raise RailcarError(f"{path}: invalid JSON: {e}") from None
+        if not isinstance(proc, dict):
+            raise RailcarError(f"{path}: must be a JSON object")
+        spec.validate_process(proc, "process")
+        return proc
+    if not args["<command>"]:
+        raise RailcarError('exec: a command is required (or --process FILE)')
+    base = dict(cfg.get("process") or {})
+    proc: dict[str, Any] = {k: v for k, v in base.items() if k not in ("terminal", "consoleSize")}
+    proc["args"] = list(args["<command>"])
+    proc["terminal"] = bool(args["--tty"])
+    env = list(base.get("env") or [])
+    for kv in args["--env"]:
+        k = kv.split("=", 1)[0]
+        env = [e for e in env if e.split("=", 1)[0] != k] + [kv]
+    proc["env"] = env
+    if args["--cwd"]:
+        proc["cwd"] = args["--cwd"]
+    user = dict(base.get("user") or {})
+    if args["--user"]:
+        uid, _, gid = args["--user"].partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            raise RailcarError(f"--user: must be UID[:GID], numeric: {args['--user']!r}")
+        user["uid"] = int(uid)
+        user["gid"] = int(gid) if gid else 0
+    if args["--additional-gids"]:
+        try:
+            user["additionalGids"] = [int(x) for x in args["--additional-gids"]]
+        except ValueError:
+            raise RailcarError("--additional-gids: must be numbers") from None
+    proc["user"] = user
+    if args["--cap"]:
+        caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
+        for cap in args["--cap"]:
+            name = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
+            for k in ("bounding", "effective", "permitted", "ambient", "inheritable"):
+                if name not in caps.setdefault(k, []):
+                    caps[k].append(name)
+        proc["capabilities"] = caps
+    if args["--no-new-privs"]:
+        proc["noNewPrivileges"] = True
+    from railcar import spec
+
+    spec.validate_process(proc, "process")
+    return proc
+
+
+def main(args: dict, g: Globals) -> int:
+    from railcar.errors import RailcarError
+
+    try:
+        return run(args, g)
+    except RailcarError as e:
+        if not args["--detach"]:
+            e.code = 255  # without --detach the exit code is the process's; ours is 255
+        raise
+
+
+def run(args: dict, g: Globals) -> int:
+    import os
+
+    from railcar import _core, container, plan
+    from railcar.commands.create import preserve
+    from railcar.errors import RailcarError
+    from railcar.state import Container, write_atomic
+
+    c = Container.load(g.root, args["<id>"], lock=False)
+    status = c.status()
+    if status == "paused" and not args["--ignore-paused"]:
+        raise RailcarError("cannot exec in a paused container")
+    if status == "stopped":
+        raise RailcarError("container not running")
+    cfg = c.data.get("config") or {}
+    proc = process_spec(args, cfg)
+    run_cfg = dict(cfg)
+    run_cfg["process"] = proc
+    pid = c.pid
+    npres = preserve(args)
+    lp = plan.LaunchPlan()
+    lp.floor = 3 + npres
+    lp.preserve_fds = npres
+    lp.exec_mode = 1
+    lp.init = 0
+    lp.rootfs = b"/"
+    sp = None
+    local = None
+    try:
+        for name, flag in (("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("net", "network"),
+                           ("pid", "pid"), ("cgroup", "cgroup"), ("time", "time"), ("mnt", "mount")):
+            path = f"/proc/{pid}/ns/{name}"
+            try:
+                if os.readlink(path) == os.readlink(f"/proc/self/ns/{name}"):
+                    continue
+                lp.joins.append((lp.own(os.open(path, os.O_RDONLY | os.O_CLOEXEC)), plan.NS_FLAGS[flag]))
+            except FileNotFoundError:
+                continue
+        plan.process(run_cfg, lp, {"uts": None})
+        lp.hostname = lp.domainname = None
+        lp.oom_score_adj = None
+        if proc.get("terminal"):
+            if args["--console-socket"]:
+                container._console(args["--console-socket"], lp)
+            elif not args["--detach"]:
+                from railcar import console
+
+                local = console.LocalConsole()
+                lp.console_fd = lp.own(local.child_end)
+                local.child_end = -1
+            else:
+                raise RailcarError("process.terminal is true but no --console-socket was given")
+        if c.data.get("cgroup"):
+            from railcar.cgroups import Cgroup
+
+            for path in Cgroup.from_state(c.data["cgroup"]).procs_files():
+                try:
+                    lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
+                except FileNotFoundError:
+                    pass
+        sc = container._seccomp(run_cfg, g, lp)
+        lp.helper_fd = lp.own(_core.helper_memfd())
+        lp.helper_plan_fd = lp.own(_core.data_memfd(plan.helper_plan(run_cfg, lp, False, sc)))
+        sp = _core.Spawn()
+        r = sp.start(lp)
+        if sp.first_pid != sp.pid:
+            container._reap(sp.first_pid)
+        if r < 0:
+            stage, err, text = sp.error()
+            raise RailcarError(container._child_error(stage, err, text))
+        if args["--pid-file"]:
+            write_atomic(os.path.abspath(args["--pid-file"]), str(sp.pid).encode())
+        if local is not None:
+            local.receive_master()
+    except BaseException:
+        if sp is not None and sp.pid > 0:
+            container._kill_and_reap(sp.pid)
+        if local is not None:
+            local.close()
+        raise
+    finally:
+        if sp is not None and sp.sync_fd >= 0:
+            os.close(sp.sync_fd)
+        lp.close()
+    if args["--detach"]:
+        return 0
+    from railcar.commands.run import _wait
+
+    code = _wait(sp.pid, local)
+    if local is not None:
+        local.close()
+    return code

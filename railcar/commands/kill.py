@@ -1,0 +1,41 @@
+"""railcar kill ID [SIGNAL]: signal the init (or, with --all, every process)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from railcar.cli import Globals
+
+
+def main(args: dict, g: Globals) -> int:
+    import os
+
+    from railcar import signals
+    from railcar.errors import RailcarError
+    from railcar.state import Container
+
+    sig = signals.parse(args["<signal>"])
+    c = Container.load(g.root, args["<id>"], lock=False)
+    if args["--all"] and c.data.get("cgroup"):
+        from railcar.cgroups import Cgroup
+
+        cg = Cgroup.from_state(c.data["cgroup"])
+        pids = cg.pids()
+        if not pids and not c.alive():
+            raise RailcarError("container not running")
+        frozen = cg.frozen()
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if frozen and sig == 9:  # a frozen task cannot die until thawed
+            cg.thaw()
+        return 0
+    if not c.alive():
+        raise RailcarError("container not running")
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        raise RailcarError("container not running") from None
+    return 0

@@ -1,0 +1,44 @@
+"""railcar list [--format table|json] [-q]"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from railcar.cli import Globals
+
+
+def main(args: dict, g: Globals) -> int:
+    import os
+
+    from railcar.errors import RailcarError
+    from railcar.state import Container, list_ids
+
+    rows = []
+    for cid in list_ids(g.root):
+        try:
+            c = Container.load(g.root, cid, lock=False)
+        except RailcarError:
+            continue  # deleted meanwhile
+        st = c.oci_state()
+        rows.append(st)
+    fmt = args["--format"]
+    if args["--quiet"]:
+        out = "".join(r["id"] + "\n" for r in rows)
+    elif fmt == "json":
+        import orjson
+
+        out = orjson.dumps([
+            {"ociVersion": r["ociVersion"], "id": r["id"], "pid": r["pid"], "status": r["status"],
+             "bundle": r["bundle"], "rootfs": r["rootfs"], "created": r["created"],
+             "annotations": r.get("annotations") or {}, "owner": r["owner"]} for r in rows
+        ]).decode() + "\n"
+    elif fmt == "table":
+        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"] or "root")
+                  for r in rows]
+        widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
+        out = "".join("   ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n" for t in table)
+    else:
+        raise RailcarError(f"invalid format option: {fmt!r} (table or json)")
+    os.write(1, out.encode())
+    return 0

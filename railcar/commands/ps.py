@@ -1,0 +1,49 @@
+"""railcar ps [--format table|json] ID [ps-args]: the processes in the container's cgroup."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from railcar.cli import Globals
+
+
+def main(args: dict, g: Globals) -> int:
+    import os
+
+    from railcar.errors import RailcarError
+    from railcar.state import Container
+
+    c = Container.load(g.root, args["<id>"], lock=False)
+    pids: list[int] = []
+    if c.data.get("cgroup"):
+        from railcar.cgroups import Cgroup
+
+        pids = sorted(Cgroup.from_state(c.data["cgroup"]).pids())
+    elif c.alive():
+        pids = [c.pid]
+    fmt = args["--format"]
+    if fmt == "json":
+        os.write(1, ("[" + ",".join(map(str, pids)) + "]\n").encode())
+        return 0
+    if fmt != "table":
+        raise RailcarError(f"invalid format option: {fmt!r} (table or json)")
+    import subprocess
+
+    ps_args = args["<ps-args>"] or ["-ef"]
+    try:
+        out = subprocess.run(["ps", *ps_args], capture_output=True, check=True).stdout.decode()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RailcarError(f"ps {' '.join(ps_args)}: {e}") from None
+    lines = out.splitlines()
+    if not lines:
+        return 0
+    header = lines[0]
+    cols = header.split()
+    if "PID" not in cols:
+        raise RailcarError("ps output has no PID column")
+    at = cols.index("PID")
+    wanted = set(pids)
+    keep = [header] + [ln for ln in lines[1:] if len(ln.split()) > at and ln.split()[at].isdigit()
+                       and int(ln.split()[at]) in wanted]
+    os.write(1, ("\n".join(keep) + "\n").encode())
+    return 0

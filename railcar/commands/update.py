@@ -1,0 +1,49 @@
+"""railcar update: change a running container's resources; absent or 0 = unchanged."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from railcar.cli import Globals
+
+# flag -> (section, field)
+FLAGS = {
+    "--blkio-weight": ("blockIO", "weight"), "--cpu-period": ("cpu", "period"),
+    "--cpu-quota": ("cpu", "quota"), "--cpu-share": ("cpu", "shares"),
+    "--cpu-rt-period": ("cpu", "realtimePeriod"), "--cpu-rt-runtime": ("cpu", "realtimeRuntime"),
+    "--cpuset-cpus": ("cpu", "cpus"), "--cpuset-mems": ("cpu", "mems"),
+    "--memory": ("memory", "limit"), "--memory-reservation": ("memory", "reservation"),
+    "--memory-swap": ("memory", "swap"), "--pids-limit": ("pids", "limit"),
+}
+_STRING_FIELDS = ("cpus", "mems")
+
+
+def main(args: dict, g: Globals) -> int:
+    import sys
+
+    from railcar.commands.resume import running_cgroup
+    from railcar.errors import RailcarError
+    from railcar.jsonfast import loads
+
+    res: dict = {}
+    src = args["--resources"]
+    if src:
+        try:
+            raw = sys.stdin.buffer.read() if src == "-" else open(src, "rb").read()
+            res = loads(raw)  # type: ignore[assignment]
+        except (OSError, ValueError) as e:
+            raise RailcarError(f"--resources {src}: {e}") from None
+        if not isinstance(res, dict):
+            raise RailcarError(f"--resources {src}: must be a JSON object")
+    for flag, (section, field) in FLAGS.items():
+        v = args.get(flag)
+        if v is None:
+            continue
+        if field not in _STRING_FIELDS:
+            try:
+                v = int(v)
+            except ValueError:
+                raise RailcarError(f"{flag}: not a number: {v!r}") from None
+        res.setdefault(section, {})[field] = v
+    running_cgroup(g, args["<id>"]).update(res)
+    return 0

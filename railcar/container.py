@@ -1,0 +1,286 @@
+"""The lifecycle: create (spec → plan → spawn), start, wait, delete."""
+
+from __future__ import annotations
+
+import os
+
+from railcar import trace
+from railcar.errors import RailcarError
+from railcar.state import FIFO, Container, proc_start_time, strerror, write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from railcar.cli import Globals
+
+_RLIMIT_NAMES = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS",
+                 "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME")
+
+
+class Seccomp:
+    """The compiled filter plus the NOTIFY listener connection, for the helper plan."""
+
+    __slots__ = ("bpf", "flags", "listener_fd", "listener_message")
+
+    def __init__(self, bpf: bytes, flags: int) -> None:
+        self.bpf = bpf
+        self.flags = flags
+        self.listener_fd = -1
+        self.listener_message = ""
+
+
+def _child_error(stage: str, err: int, text: str) -> str:
+    if stage == "rlimit" and text.startswith("setrlimit "):
+        num = text.split()[1]
+        if num.isdigit() and int(num) < len(_RLIMIT_NAMES):
+            text = f"setrlimit RLIMIT_{_RLIMIT_NAMES[int(num)]}" + text[len("setrlimit ") + len(num):]
+    if err and not (stage == "exec" and "not found in $PATH" in text):
+        text = f"{text}: {strerror(err)}"
+    return f"unable to start container process: {stage}: {text}"
+
+
+def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Seccomp | None:
+    section = cfg.get("linux", {}).get("seccomp")
+    if not section:
+        return None
+    from railcar import seccomp
+
+    trace.mark("seccomp: start")
+    prog = seccomp.compile_profile(section, os.path.join(g.root, ".cache", "seccomp"))
+    trace.mark("seccomp: compiled (or cache hit)")
+    sc = Seccomp(prog.bpf, prog.flags)
+    if prog.listener_path:
+        import _socket
+
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            s.connect(prog.listener_path)
+        except OSError as e:
+            s.close()
+            raise RailcarError(f"linux.seccomp.listenerPath: connect {prog.listener_path}: "
+                               f"{strerror(e.errno)}") from None
+        sc.listener_fd = lp.own(s.detach())
+        lp.keep_fds.append(sc.listener_fd)
+        sc.listener_message = prog.listener_metadata
+    return sc
+
+
+def _console(path: str, lp: Any) -> None:
+    import _socket
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise RailcarError(f"--console-socket: connect {path}: {strerror(e.errno)}") from None
+    lp.console_fd = lp.own(s.detach())
+
+
+def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
+           console_socket: str | None = None, console_fd: int = -1, no_pivot: bool = False,
+           preserve_fds: int = 0, init: bool = True) -> Container:
+    """Everything up to the container blocked before its program; returns the claimed state."""
+    from railcar import _core, plan, spec
+    from railcar.cgroups import Cgroup
+
+    bundle = os.path.abspath(bundle)
+    cfg = spec.load(bundle)
+    trace.mark("config loaded and validated")
+    c = Container.claim(g.root, cid)
+    lp = plan.LaunchPlan()
+    lp.floor = 3 + preserve_fds
+    cg = None
+    sp = None
+    try:
+        ns = plan.namespaces(cfg, lp)
+        plan.id_maps(cfg, lp, ns)
+        rootfs = plan.rootfs(cfg, bundle, lp)
+        plan.process(cfg, lp, ns)
+        plan.sysctls(cfg, lp, ns)
+        lp.no_pivot = 1 if no_pivot else 0
+        lp.preserve_fds = preserve_fds
+        lp.init = 1 if init else 0
+        proc = cfg["process"]
+        if proc.get("terminal"):
+            if console_socket:
+                _console(console_socket, lp)
+            elif console_fd >= 0:
+                lp.console_fd = lp.own(os.dup(console_fd))
+            else:
+                raise RailcarError("process.terminal is true but no --console-socket was given")
+        sc = _seccomp(cfg, g, lp)
+        linux = cfg.get("linux", {})
+        cg = Cgroup.create(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup, linux.get("resources"))
+        trace.mark("cgroup created")
+        for path in cg.procs_files():
+            lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
+        plan.mounts(cfg, bundle, lp, ns, plan.cgroup_mount_sources(cg))
+        plan.devices(cfg, lp)
+        fifo = os.path.join(c.dir, FIFO)
+        os.mkfifo(fifo, 0o600)
+        lp.fifo_fd = lp.own(os.open(fifo, os.O_RDWR | os.O_CLOEXEC))
+        hooks = cfg.get("hooks") or {}
+        lp.hooks_pause = 1 if (hooks.get("prestart") or hooks.get("createRuntime")
+                               or hooks.get("createContainer")) else 0
+        lp.helper_fd = lp.own(_core.helper_memfd())
+        lp.helper_plan_fd = lp.own(_core.data_memfd(plan.helper_plan(cfg, lp, init, sc)))
+        c.data = {
+            "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
+            "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
+            "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
+            "config": cfg,
+        }
+        trace.mark("launch plan built")
+        sp = _core.Spawn()
+        r = sp.start(lp)
+        while r == 1:
+            trace.mark("child: rootfs ready (hooks pause)")
+            _creation_hooks(c, hooks, sp.pid)
+            r = sp.resume()
+        if sp.first_pid != sp.pid:
+            _reap(sp.first_pid)
+        if r < 0:
+            stage, err, text = sp.error()
+            raise RailcarError(_child_error(stage, err, text))
+        trace.mark("container ready (blocked before its program)")
+        st = proc_start_time(sp.pid)
+        c.data["pid"] = sp.pid
+        c.data["pid_start"] = st[1] if st else 0
+        c.data["created"] = _now()
+        c.save()
+        if pid_file:
+            write_atomic(os.path.abspath(pid_file), str(sp.pid).encode())
+        return c
+    except BaseException:
+        if sp is not None and sp.pid > 0:
+            _kill_and_reap(sp.pid)
+            if sp.first_pid != sp.pid:
+                _reap(sp.first_pid)
+        if cg is not None:
+            try:
+                cg.destroy(kill=True)
+            except Exception:
+                pass
+        c.remove()
+        raise
+    finally:
+        if sp is not None and sp.sync_fd >= 0:
+            os.close(sp.sync_fd)
+        lp.close()
+
+
+def _creation_hooks(c: Container, hooks: dict[str, Any], pid: int) -> None:
+    from railcar import hooks as hk
+
+    c.data["pid"] = pid
+    st = proc_start_time(pid)
+    c.data["pid_start"] = st[1] if st else 0
+    state = c.oci_state()
+    state["status"] = "creating"
+    hk.run("prestart", hooks.get("prestart") or [], state)
+    hk.run("createRuntime", hooks.get("createRuntime") or [], state)
+    if hooks.get("createContainer"):
+        from railcar import _core
+
+        fds = _ns_fds(pid)
+        try:
+            hk.run("createContainer", hooks["createContainer"], state, preexec=lambda: _core.enter(fds))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _ns_fds(pid: int) -> list[int]:
+    fds = []
+    for name in ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt"):
+        path = f"/proc/{pid}/ns/{name}"
+        if os.readlink(path) != os.readlink(f"/proc/self/ns/{name}"):
+            fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    return fds
+
+
+def _now() -> str:
+    from railcar.state import now_rfc3339
+
+    return now_rfc3339()
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
+
+
+def start(c: Container) -> None:
+    """Release the container's process: one byte into the exec fifo."""
+    status = c.status()
+    if status == "stopped":
+        raise RailcarError("cannot start a container that has stopped")
+    if status != "created":
+        raise RailcarError("cannot start an already running container")
+    fifo = os.path.join(c.dir, FIFO)
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == 6:  # ENXIO: nobody reads: the process is gone
+            raise RailcarError("cannot start a container that has stopped") from None
+        raise RailcarError(f"open {fifo}: {strerror(e.errno)}") from None
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    os.unlink(fifo)
+    hooks = c.data.get("hooks") or {}
+    if hooks.get("poststart"):
+        from railcar import hooks as hk
+
+        hk.run_logged("poststart", hooks["poststart"], c.oci_state())
+
+
+def destroy(c: Container) -> None:
+    """Free what a stopped (or killed) container holds; poststop hooks; state dir."""
+    cg = c.data.get("cgroup")
+    if cg:
+        from railcar.cgroups import Cgroup
+
+        try:
+            Cgroup.from_state(cg).destroy(kill=True)
+        except OSError as e:
+            raise RailcarError(f"remove cgroup of {c.id}: {strerror(e.errno)}") from None
+    hooks = c.data.get("hooks") or {}
+    if hooks.get("poststop"):
+        from railcar import hooks as hk
+
+        hk.run_logged("poststop", hooks["poststop"], c.oci_state())
+    c.remove()
+
+
+def kill_wait(c: Container, timeout: float = 10.0) -> None:
+    """SIGKILL the init (and the cgroup) and wait until it is gone."""
+    import time
+
+    pid = c.pid
+    if c.alive():
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while c.alive() and time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                break
+        except ChildProcessError:
+            pass
+        time.sleep(0.002)

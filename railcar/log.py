@@ -1,0 +1,60 @@
+"""The --log file: created on every call (containerd expects it), one line per
+error: JSON `{"level","msg","time"}` or logrus-style text."""
+
+from __future__ import annotations
+
+import os
+import time
+
+_path: str | None = None
+_json = False
+_debug = False
+
+
+def _now() -> str:
+    t = time.time_ns()
+    s, ns = divmod(t, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ns:09d}Z"
+
+
+def setup(path: str | None, fmt: str, debug: bool) -> None:
+    global _path, _json, _debug
+    _path, _json, _debug = path, fmt == "json", debug
+    if path:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+        except OSError:
+            pass
+
+
+def write(level: str, msg: str) -> None:
+    if not _path or (level == "debug" and not _debug):
+        return
+    if _json:
+        from railcar.jsonfast import dumps
+
+        line = dumps({"level": level, "msg": msg, "time": _now()})
+    else:
+        line = f'time="{_now()}" level={level} msg="{msg}"'
+    try:
+        fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def error(msg: str) -> None:
+    write("error", msg)
+
+
+def warning(msg: str) -> None:
+    write("warning", msg)
+    if _debug or not _path:
+        os.write(2, f"railcar: warning: {msg}\n".encode())
+
+
+def debug(msg: str) -> None:
+    write("debug", msg)

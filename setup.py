@@ -1,0 +1,137 @@
+"""Build railcar: the static helper, the Cython bridge with csrc/, and the launcher.
+
+`pip install .` installs the package and the `railcar` launcher (a compiled
+program, not an entry-point script); `./build.sh` builds everything in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(HERE, "csrc")
+CORE_C = ["sync.c", "spawn.c", "pathres.c", "rootfs.c", "devices.c", "console.c", "process.c"]
+RELEASE = os.environ.get("RAILCAR_RELEASE") == "1"
+OPT = ["-O3", "-DNDEBUG"] if RELEASE else ["-O2", "-g"]
+
+
+def _run(cmd: list[str]) -> None:
+    print(" ".join(cmd), flush=True)
+    subprocess.check_call(cmd)
+
+
+def kernel_headers(build_dir: str) -> str:
+    """musl-gcc does not see the kernel's headers: expose linux/, asm/, asm-generic/."""
+    d = os.path.join(build_dir, "kheaders")
+    os.makedirs(d, exist_ok=True)
+    arch = sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu"
+    for name, src in (("linux", "/usr/include/linux"), ("asm", f"/usr/include/{arch}/asm"),
+                      ("asm-generic", "/usr/include/asm-generic")):
+        link = os.path.join(d, name)
+        if not os.path.lexists(link):
+            os.symlink(src, link)
+    return d
+
+
+def build_helper(build_dir: str) -> str:
+    """The container helper: a static program, small enough to copy into a memfd per start."""
+    out = os.path.join(build_dir, "railcar-init")
+    src = os.path.join(CSRC, "helper.c")
+    cc = shutil.which("musl-gcc")
+    flags = ["-Os", "-Wall", "-Wextra", "-static", "-I", CSRC]
+    if cc:
+        _run([cc, *flags, "-idirafter", kernel_headers(build_dir), "-o", out, src])
+    else:  # glibc static works too, at ~15x the size
+        _run([os.environ.get("CC", "cc"), *flags, "-o", out, src])
+    _run(["strip", out])
+    return out
+
+
+def write_blob(build_dir: str, helper: str) -> str:
+    gen = os.path.join(build_dir, "gen")
+    os.makedirs(gen, exist_ok=True)
+    with open(os.path.join(gen, "helper_blob.h"), "w") as f:
+        f.write("extern const unsigned char rc_helper_blob[];\n"
+                "extern const unsigned char rc_helper_blob_end[];\n")
+    with open(os.path.join(gen, "helper_blob.c"), "w") as f:
+        f.write('__asm__(".section .rodata\\n.balign 16\\n.global rc_helper_blob\\n'
+                f'rc_helper_blob:\\n.incbin \\"{helper}\\"\\n.global rc_helper_blob_end\\n'
+                'rc_helper_blob_end:\\n.byte 0\\n.previous\\n");\n')
+    return gen
+
+
+def launcher_flags(pkgpaths: str) -> list[str]:
+    v = sysconfig.get_config_var
+    stdlib = [sysconfig.get_path("stdlib"), v("DESTSHARED")]
+    libdir = v("LIBPL") or v("LIBDIR")
+    ldver = v("LDVERSION") or v("VERSION")
+    static = os.path.join(libdir, f"libpython{ldver}.a")
+    # static libpython starts faster (no PIC); extension modules need its symbols exported
+    pylib = ["-no-pie", static] if os.path.exists(static) else [f"-L{v('LIBDIR')}", f"-lpython{ldver}"]
+    return [
+        f"-I{sysconfig.get_path('include')}",
+        f'-DRC_PYHOME="{sys.base_prefix}"',
+        f'-DRC_STDLIB="{":".join(stdlib)}"',
+        f'-DRC_PKGPATHS="{pkgpaths}"',
+        "-Wl,-export-dynamic", *pylib,
+        *(v("LIBS") or "").split(), *(v("MODLIBS") or "").split(), *(v("SYSLIBS") or "").split(),
+    ]
+
+
+def build_launcher(out: str, pkgpaths: str) -> None:
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    _run([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), *launcher_flags(pkgpaths)])
+
+
+def installed_pkgpath() -> str:
+    """Where pip puts the package, relative to where it puts the launcher."""
+    paths = sysconfig.get_paths()
+    return os.path.relpath(paths["purelib"], paths["scripts"])
+
+
+class BuildExt(build_ext):
+    def run(self) -> None:
+        build_dir = os.path.abspath(self.build_temp)
+        os.makedirs(build_dir, exist_ok=True)
+        helper = build_helper(build_dir)
+        gen = write_blob(build_dir, helper)
+        for ext in self.extensions:
+            ext.include_dirs += [gen, CSRC]
+            ext.sources.append(os.path.join(gen, "helper_blob.c"))
+            ext.depends.append(helper)
+        super().run()
+        launcher = os.environ.get("RAILCAR_LAUNCHER_OUT") or os.path.join(HERE, "build", "scripts-bin", "railcar")
+        build_launcher(launcher, os.environ.get("RAILCAR_PKGPATHS") or installed_pkgpath())
+
+
+def extensions() -> list[Extension]:
+    from Cython.Build import cythonize
+
+    ext = Extension(
+        "railcar._core",
+        sources=["railcar/_core.pyx", *[os.path.join("csrc", c) for c in CORE_C]],
+        include_dirs=[CSRC],
+        extra_compile_args=[*OPT, "-Wall", "-Wno-unused-function"],
+    )
+    return cythonize([ext], language_level=3, quiet=True)
+
+
+setup(
+    name="railcar",
+    version="0.1.0",
+    description="An OCI container runtime, a drop-in for runc",
+    packages=["railcar", "railcar.commands"],
+    python_requires=">=3.9",
+    install_requires=["docopt>=0.6.2", "orjson", "pyseccomp"],
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildExt},
+    scripts=["build/scripts-bin/railcar"],
+)

@@ -1,0 +1,97 @@
+#!/bin/sh
+# The slow, cached half of the static build: zlib, libffi, libseccomp and CPython, each static
+# with musl, from Debian's source packages (already fetched by build-static.sh).
+#   static/build-deps.sh PREFIX WORKDIR DSC...
+# Everything lands in PREFIX: bin/python3.11 (static, runs on the build host), lib/*.a,
+# lib/libpython3.11.a, lib/python3.11/ (the stdlib sources), include/, and musl-cc, the compiler
+# wrapper the rest of the build uses.  build-static.sh keys the cache on a hash of this file and
+# Setup.local, so editing either rebuilds.
+set -eu
+PREFIX=$1
+WORK=$2
+shift 2
+HERE=$(cd "$(dirname "$0")" && pwd)
+JOBS=${RAILCAR_STATIC_JOBS:-2}
+mkdir -p "$PREFIX/bin" "$PREFIX/lib" "$PREFIX/include" "$WORK"
+
+# musl-gcc sees only musl's headers: give it the kernel's (linux/, asm/, asm-generic/), after musl's.
+KH=$PREFIX/kheaders
+mkdir -p "$KH"
+ARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for pair in "linux:/usr/include/linux" "asm:/usr/include/$ARCH/asm" "asm-generic:/usr/include/asm-generic"; do
+    ln -sfn "${pair#*:}" "$KH/${pair%%:*}"
+done
+# CPython's configure compares the compiler's multiarch (gcc says x86_64-linux-gnu) with its own
+# triplet (x86_64-linux-musl) and gives up when they differ: say nothing.
+cat > "$PREFIX/bin/musl-cc" <<EOF
+#!/bin/sh
+[ "\$*" = --print-multiarch ] && exit 0
+exec musl-gcc -idirafter "$KH" "\$@"
+EOF
+chmod +x "$PREFIX/bin/musl-cc"
+CC=$PREFIX/bin/musl-cc
+export CC
+# Only our own .pc files: the host's would point musl builds at glibc-built libraries.
+PKG_CONFIG_LIBDIR=$PREFIX/lib/pkgconfig
+PKG_CONFIG_PATH=
+export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
+
+unpack() {  # unpack NAME: extract NAME's .dsc (Debian patches applied) into $WORK/NAME
+    for d in "$@"; do :; done
+    rm -rf "${WORK:?}/$1"
+    for dsc in $DSCS; do
+        case "$(basename "$dsc")" in
+            "$1"_*) dpkg-source --no-check -x "$dsc" "$WORK/$1" >/dev/null; return 0 ;;
+        esac
+    done
+    echo "build-deps: no source package for $1" >&2
+    exit 1
+}
+DSCS="$*"
+
+echo "== zlib"
+unpack zlib
+(cd "$WORK/zlib" && ./configure --static --prefix="$PREFIX" >/dev/null && make -j"$JOBS" libz.a >/dev/null &&
+    make install >/dev/null)
+
+echo "== libffi"
+unpack libffi
+(cd "$WORK/libffi" && ./configure --prefix="$PREFIX" --disable-shared --enable-static --disable-docs \
+    --disable-multi-os-directory --disable-exec-static-tramp >/dev/null &&
+    make -j"$JOBS" >/dev/null && make install >/dev/null)
+
+echo "== libseccomp"
+unpack libseccomp
+(cd "$WORK/libseccomp" && ./configure --prefix="$PREFIX" --disable-shared --enable-static \
+    --disable-python >/dev/null && make -j"$JOBS" -C include >/dev/null && make -j"$JOBS" -C src >/dev/null &&
+    make -C include install >/dev/null && make -C src install >/dev/null)
+
+echo "== CPython"
+unpack python3.11
+PY=$WORK/python3.11
+cp "$HERE/Setup.local" "$PY/Modules/Setup.local"
+# MODULE_BUILDTYPE=static: every stdlib C module configure finds goes into libpython, none is a .so
+# (a static executable cannot dlopen).  LINKFORSHARED empty: nothing to export to extensions.
+(cd "$PY" && MODULE_BUILDTYPE=static LDFLAGS="-static -L$PREFIX/lib" CPPFLAGS="-I$PREFIX/include" \
+    LINKFORSHARED=" " ./configure --prefix="$PREFIX" --disable-shared --disable-test-modules \
+    --without-ensurepip --without-doc-strings --with-system-ffi >"$WORK/python-configure.log" 2>&1) || {
+    tail -30 "$WORK/python-configure.log" >&2
+    exit 1
+}
+(cd "$PY" && make -j"$JOBS" python pybuilddir.txt >"$WORK/python-make.log" 2>&1) || {
+    tail -40 "$WORK/python-make.log" >&2
+    exit 1
+}
+# A minimal install (make install would also byte-compile the whole stdlib three times, for
+# nothing: build-static.sh compiles what it ships).
+VER=3.11
+cp "$PY/python" "$PREFIX/bin/python$VER"
+cp "$PY/libpython$VER.a" "$PREFIX/lib/"
+rm -rf "$PREFIX/lib/python$VER" "$PREFIX/include/python$VER"
+cp -a "$PY/Lib" "$PREFIX/lib/python$VER"
+cp "$PY/$(cat "$PY/pybuilddir.txt")"/_sysconfigdata_*.py "$PREFIX/lib/python$VER/"
+mkdir -p "$PREFIX/include/python$VER"
+cp -a "$PY/Include/." "$PY/pyconfig.h" "$PREFIX/include/python$VER/"
+# The link line libpython needs (libm, and whatever Setup.local's modules pull in).
+sed -n 's/^\(LIBS\|MODLIBS\|SYSLIBS\)=[[:space:]]*//p' "$PY/Makefile" | tr '\n' ' ' > "$PREFIX/lib/python-libs"
+"$PREFIX/bin/python$VER" -c 'import sys, zlib, _ctypes, _json, _sha256; print("python", sys.version.split()[0], "ok")'

@@ -1,0 +1,202 @@
+"""Invalid bundles and ids: `create` exits 1, says what is wrong, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BundleFactory, Runtime, describe, host_mountpoints
+from tests.support.bundle import Bundle
+
+APPENDED = len(__import__("tests.support.bundle", fromlist=["DEFAULT_SPEC"]).DEFAULT_SPEC["mounts"])
+M = f"mounts[{APPENDED}]"  # railcar's name for a mount appended to the default list
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutate: Callable[[Bundle], None]
+    hint: str  # any runtime's message contains this (case-insensitive); "" = no common text
+    railcar_hint: str  # railcar's message names the field/path like this
+
+
+def setter(*path: str, value: object) -> Callable[[Bundle], None]:
+    def mutate(b: Bundle) -> None:
+        node = b.config
+        for key in path[:-1]:
+            node = node[key]
+        if value is DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+
+    return mutate
+
+
+DELETE = object()
+
+
+def add_mount(**m: object) -> Callable[[Bundle], None]:
+    return lambda b: b.config["mounts"].append(m)
+
+
+def set_ns(index: int, **ns: object) -> Callable[[Bundle], None]:
+    return lambda b: b.config["linux"]["namespaces"].__setitem__(index, ns)
+
+
+def raw_config(text: str | None) -> Callable[[Bundle], None]:
+    def mutate(b: Bundle) -> None:
+        b.write = lambda: None  # type: ignore[method-assign]
+        if text is None:
+            b.config_path.unlink()
+        else:
+            b.config_path.write_text(text)
+
+    return mutate
+
+
+def rootfs_replaced(by_file: bool) -> Callable[[Bundle], None]:
+    def mutate(b: Bundle) -> None:
+        shutil.rmtree(b.rootfs)
+        if by_file:
+            b.rootfs.write_text("not a directory")
+
+    return mutate
+
+
+def no_uts_but_hostname(b: Bundle) -> None:
+    b.drop_namespace("uts")
+
+
+def userns_without_maps(b: Bundle) -> None:
+    b.set_namespace("user")
+
+
+CASES = [
+    Case("missing-rootfs", rootfs_replaced(False), "rootfs", "root.path"),
+    Case("rootfs-is-file", rootfs_replaced(True), "not a directory", "root.path"),
+    Case("no-config", raw_config(None), "config.json", "config.json"),
+    Case("bad-json", raw_config('{"ociVersion": '), "", "config.json"),
+    Case("no-root", setter("root", value=DELETE), "root", "root"),
+    Case("no-process", setter("process", value=DELETE), "process", "process"),
+    Case("args-not-list", setter("process", "args", value="true"), "process.args", "process.args"),
+    Case("args-empty", setter("process", "args", value=[]), "args", "process.args"),
+    Case("hostname-not-string", setter("hostname", value=5), "hostname", "hostname"),
+    Case("uid-negative", setter("process", "user", "uid", value=-1), "uid", "process.user.uid"),
+    Case("gids-not-list", setter("process", "user", "additionalGids", value="10"), "additionalGids", "process.user.additionalGids"),
+    Case("cwd-relative", setter("process", "cwd", value="rel/dir"), "cwd", "process.cwd"),
+    Case("unknown-rlimit", setter("process", "rlimits", value=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]), "RLIMIT_BOGUS", "process.rlimits[0].type"),
+    Case("rlimit-soft-above-hard", setter("process", "rlimits", value=[{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]), "rlimit", "process.rlimits[0]"),
+    Case("unknown-namespace", set_ns(1, type="bogus"), "bogus", "linux.namespaces[1].type"),
+    Case("duplicate-namespace", lambda b: b.config["linux"]["namespaces"].append({"type": "pid"}), "pid", "linux.namespaces[5]"),
+    Case("namespace-path-missing", set_ns(1, type="network", path="/nonexistent/ns/net"), "/nonexistent/ns/net", "linux.namespaces[1].path"),
+    Case("namespace-path-wrong-type", set_ns(1, type="network", path="/proc/self/ns/ipc"), "", "linux.namespaces[1].path"),
+    Case("namespace-path-not-ns", set_ns(1, type="network", path="/etc/hostname"), "", "linux.namespaces[1].path"),
+    Case("hostname-without-uts", no_uts_but_hostname, "hostname", "hostname"),
+    Case("userns-without-maps", userns_without_maps, "mappings", "linux.uidMappings"),
+    Case("bind-source-missing", add_mount(destination="/mnt/x", type="bind", source="/nonexistent/src", options=["rbind"]), "/nonexistent/src", f"{M}.source"),
+    Case("unknown-fs-type", add_mount(destination="/mnt/x", type="nosuchfs", source="none"), "/mnt/x", M),
+    Case("mount-without-destination", add_mount(type="tmpfs", source="tmpfs"), "", f"{M}.destination"),
+    Case("device-bad-type", setter("linux", "devices", value=[{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]),  "device type", "linux.devices[0].type"),
+    Case("sysctl-not-namespaced", setter("linux", "sysctl", value={"kernel.nosuchknob": "1"}), "kernel.nosuchknob", "linux.sysctl"),
+]
+# runc 1.1.5 accepts these (a relative destination only warns); railcar refuses them.
+STRICT_CASES = [
+    Case("mount-destination-relative", add_mount(destination="mnt/rel", type="tmpfs", source="tmpfs"), "", f"{M}.destination"),
+    Case("device-path-relative", setter("linux", "devices", value=[{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]), "", "linux.devices[0].path"),
+]
+ALL = [pytest.param(c, id=c.name) for c in CASES] + [
+    pytest.param(c, id=c.name, marks=pytest.mark.railcar_only) for c in STRICT_CASES
+]
+
+
+def assert_nothing_left(runtime: Runtime, cid: str, mounts_before: list[str]) -> None:
+    assert runtime.container_dirs() == [], "state dir left behind"
+    assert host_mountpoints() == mounts_before, "mounts left behind"
+    runtime.reap_zombies()
+    strays = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in runtime.stray_processes()}
+    assert strays == {}, "processes left behind"
+    assert runtime.cgroup_dirs(cid) == [], "cgroup left behind"
+
+
+def create_fails(runtime: Runtime, b: Bundle, cid: str) -> str:
+    res = runtime.create(b, cid, check=False)
+    assert res.returncode == 1, describe(res)
+    assert res.stderr.strip(), "no error message"
+    assert "Traceback" not in res.stderr
+    return res.stderr
+
+
+@pytest.mark.parametrize("case", ALL)
+def test_bad_config(runtime: Runtime, make_bundle: BundleFactory, case: Case) -> None:
+    b = make_bundle()
+    case.mutate(b)
+    cid = runtime.new_id()
+    before = host_mountpoints()
+    err = create_fails(runtime, b, cid)
+    if case.hint:
+        assert case.hint.lower() in err.lower(), err
+    if runtime.is_railcar:
+        assert case.railcar_hint in err, err
+    assert_nothing_left(runtime, cid, before)
+
+
+@pytest.mark.parametrize("cid", ["a/b", "..", "has space", "x/../y"])
+def test_bad_container_id(runtime: Runtime, make_bundle: BundleFactory, cid: str) -> None:
+    before = host_mountpoints()
+    err = create_fails(runtime, make_bundle(), cid)
+    assert "invalid container id" in err.lower()
+    assert_nothing_left(runtime, cid, before)
+
+
+def escape_bundle(runtime: Runtime, make_bundle: BundleFactory) -> tuple[Bundle, Path]:
+    """A rootfs whose /escape is a symlink to a host directory; a mount targets /escape/sub."""
+    host = runtime.workdir / "host-target"
+    host.mkdir()
+    (host / "keep").write_text("host data")
+    b = make_bundle(["ls", "/escape"])
+    (b.rootfs / "escape").symlink_to(host)
+    b.add_mount("/escape/sub", "tmpfs", "tmpfs")
+    return b, host
+
+
+def test_symlink_mount_target_stays_in_rootfs(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # runc resolves the symlink inside the rootfs and mounts there; railcar refuses (next test).
+    # Either way the host directory must be untouched.
+    b, host = escape_bundle(runtime, make_bundle)
+    before = host_mountpoints()
+    cid = runtime.new_id()
+    res = runtime.create(b, cid, check=False)
+    assert sorted(p.name for p in host.iterdir()) == ["keep"], "created something on the host"
+    assert host_mountpoints() == before
+    if res.returncode == 0:
+        assert (b.rootfs / str(host).lstrip("/") / "sub").is_dir()
+        runtime.delete(cid, force=True)
+    else:
+        assert res.returncode == 1, describe(res)
+        assert_nothing_left(runtime, cid, before)
+
+
+@pytest.mark.railcar_only
+def test_symlink_mount_target_outside_rootfs_refused(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b, host = escape_bundle(runtime, make_bundle)
+    before = host_mountpoints()
+    cid = runtime.new_id()
+    err = create_fails(runtime, b, cid)
+    assert f"{M}.destination" in err and "/escape" in err, err
+    assert sorted(p.name for p in host.iterdir()) == ["keep"]
+    assert_nothing_left(runtime, cid, before)
+
+
+def test_failed_start_leaves_created_container_alone(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # a failing create of a *second* id must not disturb an existing container
+    ok = runtime.create_started(make_bundle(["sleep", "60"]))
+    b = make_bundle()
+    rootfs_replaced(False)(b)
+    create_fails(runtime, b, runtime.new_id())
+    assert runtime.status(ok) == "running"
+    assert runtime.container_dirs() == [ok]

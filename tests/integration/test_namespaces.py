@@ -1,0 +1,107 @@
+"""Namespaces: new ones, shared ones, joined by path, user namespace mappings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BundleFactory, RunIn, Runtime, describe
+from tests.support.bundle import sh
+from tests.support.procfs import ns_link
+
+# config type -> /proc/PID/ns name
+NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt", "cgroup": "cgroup"}
+SHOW_NS = sh("for n in pid net ipc uts mnt cgroup user; do echo $n=$(readlink /proc/self/ns/$n); done")
+
+
+def ns_inside(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def holder(runtime: Runtime, *unshare_flags: str) -> int:
+    """A sleeping process holding fresh namespaces; returns its pid once they exist."""
+    p = runtime.spawn(["unshare", *unshare_flags, "sleep", "60"])
+    runtime.wait_until(lambda: ns_link("net", p.pid) != ns_link("net"), 5, "unshare to run")
+    return p.pid
+
+
+def test_new_namespaces(run_in: RunIn) -> None:
+    inside = ns_inside(run_in(SHOW_NS).stdout)
+    for ns in ("pid", "net", "ipc", "uts", "mnt"):
+        assert inside[ns] != ns_link(ns), ns
+    assert inside["user"] == ns_link("user")
+
+
+def test_cgroup_namespace(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b = make_bundle(sh("readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"))
+    b.set_namespace("cgroup")
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    link, *cgroups = res.stdout.splitlines()
+    assert link != ns_link("cgroup")
+    assert all(line.endswith(":/") for line in cgroups), cgroups
+
+
+@pytest.mark.parametrize("dropped", ["network", "uts", "ipc", "pid"])
+def test_namespace_left_out_is_shared(runtime: Runtime, make_bundle: BundleFactory, dropped: str) -> None:
+    b = make_bundle(SHOW_NS)
+    b.drop_namespace(dropped)
+    if dropped == "uts":
+        del b.config["hostname"]  # a hostname needs a private UTS namespace
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert ns_inside(res.stdout)[NS_FILES[dropped]] == ns_link(NS_FILES[dropped])
+
+
+@pytest.mark.parametrize("ns_type, flag", [("network", "--net"), ("ipc", "--ipc"), ("uts", "--uts")])
+def test_join_namespace_by_path(runtime: Runtime, make_bundle: BundleFactory, ns_type: str, flag: str) -> None:
+    pid = holder(runtime, "--net", flag)
+    b = make_bundle(SHOW_NS)
+    b.set_namespace(ns_type, f"/proc/{pid}/ns/{NS_FILES[ns_type]}")
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert ns_inside(res.stdout)[NS_FILES[ns_type]] == ns_link(NS_FILES[ns_type], pid)
+
+
+def test_join_network_namespace_of_another_container(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # pods: a second container joins the first one's network namespace via /proc/<pid>/ns/net
+    first = runtime.create_started(make_bundle(["sleep", "60"]))
+    pid = runtime.init_pid(first)
+    b = make_bundle(SHOW_NS)
+    b.set_namespace("network", f"/proc/{pid}/ns/net")
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert ns_inside(res.stdout)["net"] == ns_link("net", pid)
+
+
+def test_uts_hostname_does_not_leak_to_host(run_in: RunIn) -> None:
+    before = open("/proc/sys/kernel/hostname").read()
+    run_in(["hostname"], hostname="leak-check")
+    assert open("/proc/sys/kernel/hostname").read() == before
+
+
+USERNS_MAPPING = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def test_user_namespace_mappings(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b = make_bundle(sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox; echo hi > /tmp/f"))
+    b.set_namespace("user")
+    b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    lines = [" ".join(line.split()) for line in res.stdout.splitlines()]
+    assert lines[:2] == ["0 100000 65536", "0 100000 65536"]
+    assert lines[2:4] == ["0", "0"]
+    assert lines[4] == "65534:65534"  # host root is unmapped: the overflow ids
+    created = b.rootfs / "tmp/f"
+    assert (created.stat().st_uid, created.stat().st_gid) == (100000, 100000)
+
+
+def test_user_namespace_new_inode(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b = make_bundle(SHOW_NS)
+    b.set_namespace("user")
+    b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert ns_inside(res.stdout)["user"] != ns_link("user")

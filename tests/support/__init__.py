@@ -1,0 +1,1 @@
+"""Helpers shared by railcar's test suites."""

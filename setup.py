@@ -80,7 +80,7 @@ def launcher_flags(pkgpaths: str) -> list[str]:
         f'-DRC_PYHOME="{sys.base_prefix}"',
         f'-DRC_STDLIB="{":".join(stdlib)}"',
         f'-DRC_PKGPATHS="{pkgpaths}"',
-        "-Wl,-export-dynamic", *pylib,
+        "-Wl,-export-dynamic", "-pthread", *pylib,
         *(v("LIBS") or "").split(), *(v("MODLIBS") or "").split(), *(v("SYSLIBS") or "").split(),
     ]
 

@@ -46,7 +46,10 @@ struct hplan {
     char **argv, **env;
     struct sock_filter *filter;
     size_t nfilter;
-    const char *listener_path, *listener_meta;
+    int notify;                    /* NOTIFY: the listener fd goes to the runtime with READY */
+    int listener_fd;
+    char *hooks;                   /* startContainer hooks: HP_START_HOOK records */
+    size_t hooks_len;
     int sync_fd, fifo_fd, tty_fd;
     const char *exe;
 };
@@ -126,10 +129,8 @@ static void read_plan(int fd)
         case HP_NNP: memcpy(&P.nnp, d, 4); break;
         case HP_SECCOMP: P.filter = (struct sock_filter *)d; P.nfilter = len / 8; break;
         case HP_SECCOMP_FLAGS: memcpy(&P.seccomp_flags, d, 4); break;
-        case HP_SECCOMP_LISTENER:
-            P.listener_path = d;
-            P.listener_meta = d + strlen(d) + 1;
-            break;
+        case HP_SECCOMP_LISTENER: P.notify = 1; break;
+        case HP_START_HOOKS: P.hooks = d; P.hooks_len = len; break;
         case HP_FIFO_FD: memcpy(&P.fifo_fd, d, 4); break;
         case HP_PRESERVE_FDS: memcpy(&P.preserve, d, 4); break;
         case HP_LAST_CAP: memcpy(&P.last_cap, d, 4); break;
@@ -160,26 +161,6 @@ static void drop_bounding(uint64_t keep)
             fail("capabilities", errno, "drop capability %u from the bounding set", c);
 }
 
-static int send_fd(int sock, int fd, const char *meta, size_t metalen)
-{
-    struct iovec iov = { .iov_base = (void *)meta, .iov_len = metalen ? metalen : 1 };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr msg;
-    struct cmsghdr *c;
-    memset(&msg, 0, sizeof msg);
-    memset(&u, 0, sizeof u);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
 static void load_seccomp(void)
 {
     struct sock_fprog prog;
@@ -191,31 +172,112 @@ static void load_seccomp(void)
     r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, P.seccomp_flags, &prog);
     if (r < 0)
         fail("seccomp", errno, "load seccomp filter");
-    if (P.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-        /* NOTIFY: hand the listener fd to the agent at listenerPath; the
-         * socket is connected here, after pivot_root, as runc does */
-        /* the listener path is resolved on the host by the runtime, which
-         * connected the socket and passed it in place of the path (see plan) */
-        int sock = P.listener_path ? atoi(P.listener_path) : -1;
-        if (sock < 0 || send_fd(sock, (int)r, P.listener_meta, strlen(P.listener_meta)) < 0)
-            fail("seccomp", errno, "send the seccomp listener fd");
-        close((int)r);
-        close(sock);
+    if (P.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        P.listener_fd = (int)r;   /* sent to the runtime with READY */
+}
+
+/* Blocks until `start` writes into the exec fifo: a u32 length and the
+ * state JSON that startContainer hooks get on stdin. */
+static char *wait_start(size_t *len)
+{
+    uint32_t n = 0;
+    size_t got = 0;
+    char *buf;
+    if (P.fifo_fd < 0)
+        return NULL;              /* exec: nothing to wait for */
+    while (got < 4) {
+        ssize_t r = read(P.fifo_fd, (char *)&n + got, 4 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            _exit(1);             /* start never came: the runtime is deleting us */
+        got += (size_t)r;
+    }
+    buf = malloc(n + 1);
+    if (!buf)
+        _exit(1);
+    for (got = 0; got < n;) {
+        ssize_t r = read(P.fifo_fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            _exit(1);
+        got += (size_t)r;
+    }
+    buf[n] = 0;
+    close(P.fifo_fd);
+    *len = n;
+    return buf;
+}
+
+/* One hook: state on stdin, killed at its timeout; a failure stops the
+ * container (its stderr is the container's). */
+static void run_hook(char *path, char **args, char **env, unsigned timeout, const char *state, size_t len)
+{
+    int pfd[2];
+    pid_t pid;
+    int st;
+    unsigned waited = 0;
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        fail("startContainer hook", errno, "pipe");
+    pid = fork();
+    if (pid < 0)
+        fail("startContainer hook", errno, "fork");
+    if (pid == 0) {
+        dup2(pfd[0], 0);
+        execve(path, args, env);
+        dprintf(2, "railcar: startContainer hook %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    close(pfd[0]);
+    signal(SIGPIPE, SIG_IGN);
+    if (write(pfd[1], state, len) < 0) { /* the hook may not read stdin */ }
+    close(pfd[1]);
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (timeout && waited >= timeout * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            dprintf(2, "railcar: startContainer hook %s: timed out after %us\n", path, timeout);
+            _exit(1);
+        }
+        usleep(1000);
+        waited++;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        dprintf(2, "railcar: startContainer hook %s failed (status %d)\n", path, st);
+        _exit(1);
     }
 }
 
-static void wait_start(void)
+static void run_start_hooks(const char *state, size_t len)
 {
-    char c;
-    ssize_t n;
-    if (P.fifo_fd < 0)
-        return;                   /* exec: nothing to wait for */
-    do {
-        n = read(P.fifo_fd, &c, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(1);                 /* start never came: the runtime is deleting us */
-    close(P.fifo_fd);
+    char *p = P.hooks, *end = P.hooks + P.hooks_len;
+    while (p && p + 12 <= end) {
+        uint32_t timeout, nargs, nenv, i;
+        char **args, **env, *path;
+        memcpy(&timeout, p, 4);
+        memcpy(&nargs, p + 4, 4);
+        memcpy(&nenv, p + 8, 4);
+        p += 12;
+        path = p;
+        p += strlen(p) + 1;
+        args = calloc(nargs + 2, sizeof *args);
+        env = calloc(nenv + 1, sizeof *env);
+        if (!args || !env)
+            fail("startContainer hook", ENOMEM, "alloc");
+        for (i = 0; i < nargs; i++, p += strlen(p) + 1)
+            args[i] = p;
+        if (!nargs)
+            args[0] = path;
+        for (i = 0; i < nenv; i++, p += strlen(p) + 1)
+            env[i] = p;
+        run_hook(path, args, env, timeout, state, len);
+        free(args);
+        free(env);
+    }
 }
 
 /* The process: user, caps, nnp, READY, wait for start, seccomp, exec. */
@@ -266,18 +328,48 @@ static void become_process(void)
     if (P.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail("no_new_privileges", errno, "prctl");
 
+    /* NOTIFY: load now, while the runtime still listens, so it can hand the
+     * listener fd to the agent (the rest of the way is read, close, exec) */
+    if (P.nnp && P.notify) {
+        load_seccomp();
+        P.nfilter = 0;
+    }
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);   /* create returns now: outlive it */
-
     {
         struct rc_msg m;
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+        union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+        struct msghdr msg;
         memset(&m, 0, sizeof m);
+        memset(&msg, 0, sizeof msg);
         m.type = RC_MSG_READY;
         m.pid = getpid();
-        send(P.sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        if (P.listener_fd >= 0) {
+            struct cmsghdr *c;
+            memset(&u, 0, sizeof u);
+            msg.msg_control = u.buf;
+            msg.msg_controllen = sizeof u.buf;
+            c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &P.listener_fd, sizeof(int));
+        }
+        sendmsg(P.sync_fd, &msg, MSG_NOSIGNAL);
         close(P.sync_fd);
         P.sync_fd = -1;
+        if (P.listener_fd >= 0)
+            close(P.listener_fd);
     }
-    wait_start();
+    {
+        size_t len = 0;
+        char *state = wait_start(&len);
+        if (state && P.hooks)
+            run_start_hooks(state, len);
+        free(state);
+    }
     if (P.nnp)
         load_seccomp();
     syscall(SYS_close_range, 3 + P.preserve, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -335,7 +427,7 @@ static void run_init(void)
 int main(int argc, char **argv, char **envp)
 {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    P.sync_fd = P.fifo_fd = P.tty_fd = -1;
+    P.sync_fd = P.fifo_fd = P.tty_fd = P.listener_fd = -1;
     if (argc < 5) {
         dprintf(2, "railcar-init: internal helper of railcar, not to be run by hand\n");
         return 2;

@@ -16,13 +16,14 @@ enum rc_hp_tag {
     HP_NNP = 8,           /* u32 */
     HP_SECCOMP = 9,       /* struct sock_filter[] */
     HP_SECCOMP_FLAGS = 10,/* u32 */
-    HP_SECCOMP_LISTENER = 11, /* path NUL metadata NUL: NOTIFY listener */
+    HP_SECCOMP_LISTENER = 11, /* u32 1: NOTIFY, send the listener fd to the runtime with READY */
     HP_SYNC_FD = 12,      /* i32 */
     HP_FIFO_FD = 13,      /* i32 */
     HP_PRESERVE_FDS = 14, /* u32 */
     HP_TTY = 15,          /* u32: 1 = stdio is the pty slave passed on fd HP_TTY_FD */
     HP_TTY_FD = 16,       /* i32 */
     HP_LAST_CAP = 17,     /* u32: highest capability number the host kernel knows */
+    HP_START_HOOKS = 18,  /* records: u32 timeout, u32 nargs, u32 nenv, path, args, env (NUL-ended) */
 };
 
 #endif

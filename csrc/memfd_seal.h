@@ -2,7 +2,9 @@
  * there) and for the helper plan. */
 #ifndef RC_MEMFD_SEAL_H
 #define RC_MEMFD_SEAL_H
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -113,6 +113,7 @@ struct rc_result {
     int pid;                       /* container process (host pid) */
     int sync_fd;                   /* parent end of the sync pair */
     int first_pid;                 /* the first child, when a second fork happened */
+    int passed_fd;                 /* an fd sent with READY (seccomp listener), or -1 */
     struct rc_msg msg;             /* the error, when one happened */
 };
 
@@ -126,6 +127,7 @@ void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 4, 5)));
 int rc_send(int fd, int type, int pid);
 int rc_recv(int fd, struct rc_msg *m);
+int rc_recv_fd(int fd, struct rc_msg *m, int *passed);
 
 int rc_setup_rootfs(const struct rc_plan *p, int sync_fd);        /* rootfs.c */
 int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */

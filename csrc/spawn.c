@@ -134,6 +134,10 @@ static int write_file(const char *path, const char *data, struct rc_msg *err)
     return 0;
 }
 
+/* set by the launcher's cgroup prewarm thread owner (csrc/launcher.c); weak:
+ * absent when railcar._core is imported by a plain interpreter */
+extern volatile int railcar_prewarm_done __attribute__((weak));
+
 static int parent_setup(const struct rc_plan *p, struct rc_result *r)
 {
     char path[64], num[16];
@@ -149,6 +153,8 @@ static int parent_setup(const struct rc_plan *p, struct rc_result *r)
             return -1;
         }
     }
+    if (&railcar_prewarm_done)
+        railcar_prewarm_done = 1;
     if (p->uid_map) {
         snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
         if (write_file(path, p->uid_map, &r->msg) < 0)
@@ -168,7 +174,7 @@ int rc_spawn_continue(struct rc_result *r)
     struct rc_msg m;
     int n;
     for (;;) {
-        n = rc_recv(r->sync_fd, &m);
+        n = rc_recv_fd(r->sync_fd, &m, &r->passed_fd);
         if (n <= 0) {
             r->msg.type = RC_MSG_ERROR;
             r->msg.err = n < 0 ? errno : 0;
@@ -203,6 +209,7 @@ int rc_spawn(const struct rc_plan *p, struct rc_result *r)
 
     memset(r, 0, sizeof *r);
     r->sync_fd = -1;
+    r->passed_fd = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r->msg.err = errno;
         snprintf(r->msg.stage, sizeof r->msg.stage, "spawn");

@@ -19,10 +19,35 @@ int rc_send(int fd, int type, int pid)
 
 int rc_recv(int fd, struct rc_msg *m)
 {
+    return rc_recv_fd(fd, m, NULL);
+}
+
+/* A message, and the fd passed with it (SCM_RIGHTS) when `passed` is given. */
+int rc_recv_fd(int fd, struct rc_msg *m, int *passed)
+{
+    struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg;
+    struct cmsghdr *c;
     ssize_t n;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
     do {
-        n = recv(fd, m, sizeof *m, 0);
+        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
+    for (c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int got;
+            memcpy(&got, CMSG_DATA(c), sizeof got);
+            if (passed)
+                *passed = got;
+            else
+                close(got);
+        }
+    }
     if (n == 0)
         return 0;                       /* peer gone */
     if (n != (ssize_t)sizeof *m)

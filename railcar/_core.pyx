@@ -98,6 +98,7 @@ cdef extern from "rc.h":
         int pid
         int sync_fd
         int first_pid
+        int passed_fd
         rc_msg msg
     int rc_spawn(const rc_plan *p, rc_result *r) nogil
     int rc_spawn_continue(rc_result *r) nogil
@@ -291,6 +292,10 @@ cdef class Spawn:
     @property
     def first_pid(self):
         return self.res.first_pid
+
+    @property
+    def passed_fd(self):
+        return self.res.passed_fd
 
     @property
     def sync_fd(self):

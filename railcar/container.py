@@ -18,16 +18,6 @@ _RLIMIT_NAMES = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFIL
                  "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME")
 
 
-class Seccomp:
-    """The compiled filter plus the NOTIFY listener connection, for the helper plan."""
-
-    __slots__ = ("bpf", "flags", "listener_fd", "listener_message")
-
-    def __init__(self, bpf: bytes, flags: int) -> None:
-        self.bpf = bpf
-        self.flags = flags
-        self.listener_fd = -1
-        self.listener_message = ""
 
 
 def _child_error(stage: str, err: int, text: str) -> str:
@@ -40,7 +30,7 @@ def _child_error(stage: str, err: int, text: str) -> str:
     return f"unable to start container process: {stage}: {text}"
 
 
-def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Seccomp | None:
+def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Any:
     section = cfg.get("linux", {}).get("seccomp")
     if not section:
         return None
@@ -49,21 +39,39 @@ def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Seccomp | None:
     trace.mark("seccomp: start")
     prog = seccomp.compile_profile(section, os.path.join(g.root, ".cache", "seccomp"))
     trace.mark("seccomp: compiled (or cache hit)")
-    sc = Seccomp(prog.bpf, prog.flags)
-    if prog.listener_path:
-        import _socket
+    return prog
 
-        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        try:
-            s.connect(prog.listener_path)
-        except OSError as e:
-            s.close()
-            raise RailcarError(f"linux.seccomp.listenerPath: connect {prog.listener_path}: "
-                               f"{strerror(e.errno)}") from None
-        sc.listener_fd = lp.own(s.detach())
-        lp.keep_fds.append(sc.listener_fd)
-        sc.listener_message = prog.listener_metadata
-    return sc
+
+def send_listener(prog: Any, fd: int, state: dict[str, Any], pid: int) -> None:
+    """NOTIFY: the agent at listenerPath gets the OCI ContainerProcessState and the fd."""
+    import _socket
+
+    from railcar.jsonfast import dumps
+
+    msg = dumps({"ociVersion": state.get("ociVersion", ""), "fds": ["seccompFd"], "pid": pid,
+                 "metadata": prog.listener_metadata, "state": state}).encode()
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(prog.listener_path)
+        s.sendmsg([msg], [(1, 1, fd.to_bytes(4, "little"))])  # SOL_SOCKET, SCM_RIGHTS
+    except OSError as e:
+        raise RailcarError(f"linux.seccomp.listenerPath: send to {prog.listener_path}: "
+                           f"{strerror(e.errno)}") from None
+    finally:
+        s.close()
+        os.close(fd)
+
+
+def process_pid(init_pid: int, init: bool) -> int:
+    """The host pid of the container's process: the init's child, or the init itself."""
+    if not init:
+        return init_pid
+    try:
+        with open(f"/proc/{init_pid}/task/{init_pid}/children") as f:
+            kids = f.read().split()
+        return int(kids[0]) if kids else init_pid
+    except OSError:
+        return init_pid
 
 
 def _console(path: str, lp: Any) -> None:
@@ -149,6 +157,8 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         c.data["pid"] = sp.pid
         c.data["pid_start"] = st[1] if st else 0
         c.data["created"] = _now()
+        if sp.passed_fd >= 0:
+            send_listener(sc, sp.passed_fd, c.oci_state(), process_pid(sp.pid, init))
         c.save()
         if pid_file:
             write_atomic(os.path.abspath(pid_file), str(sp.pid).encode())
@@ -236,8 +246,13 @@ def start(c: Container) -> None:
         if e.errno == 6:  # ENXIO: nobody reads: the process is gone
             raise RailcarError("cannot start a container that has stopped") from None
         raise RailcarError(f"open {fifo}: {strerror(e.errno)}") from None
+    from railcar.jsonfast import dumps
+
+    state = c.oci_state()
+    state["status"] = "running"
+    data = dumps(state).encode()
     try:
-        os.write(fd, b"0")
+        os.write(fd, len(data).to_bytes(4, "little") + data)  # startContainer hooks' stdin
     finally:
         os.close(fd)
     os.unlink(fifo)

@@ -32,13 +32,13 @@ def _options(doc: str) -> list[tuple[str | None, str | None, int, object]]:
 
 
 def _positionals(doc: str) -> list[tuple[str, bool]]:
-    """(name, repeating) of the <args> in the usage line, in order."""
+    """(name, repeating) of the <args> in a command's usage line, in order."""
     section = docopt.printable_usage(doc)
     toks = section.split()
     out = []
     for t in toks:
         name = t.strip("[]().")
-        if name.startswith("<") and name.endswith(">") and name not in ("<command>", "<args>"):
+        if name.startswith("<") and name.endswith(">"):
             out.append((name, t.rstrip("]").endswith("...")))
     return out
 

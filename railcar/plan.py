@@ -338,7 +338,6 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
     from railcar.helperplan import (
         HP_ARGV,
         HP_CAPS,
-        HP_ENV,
         HP_FIFO_FD,
         HP_GID,
         HP_GROUPS,
@@ -349,6 +348,7 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
         HP_SECCOMP,
         HP_SECCOMP_FLAGS,
         HP_SECCOMP_LISTENER,
+        HP_START_HOOKS,
         HP_UID,
         HelperPlan,
     )
@@ -358,7 +358,6 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
     hp = HelperPlan()
     hp.u32(HP_INIT, 1 if init else 0)
     hp.strings(HP_ARGV, proc["args"])
-    hp.strings(HP_ENV, proc.get("env") or [])
     hp.u32(HP_UID, user.get("uid", 0))
     hp.u32(HP_GID, user.get("gid", 0))
     hp.u32s(HP_GROUPS, user.get("additionalGids") or [])
@@ -378,8 +377,16 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
     if seccomp is not None:
         hp.add(HP_SECCOMP, seccomp.bpf)
         hp.u32(HP_SECCOMP_FLAGS, seccomp.flags)
-        if seccomp.listener_fd >= 0:
-            hp.add(HP_SECCOMP_LISTENER, f"{seccomp.listener_fd}\0{seccomp.listener_message}\0".encode())
+        if seccomp.listener_path:
+            hp.u32(HP_SECCOMP_LISTENER, 1)
+    hooks = (cfg.get("hooks") or {}).get("startContainer") or []
+    if hooks:
+        recs = []
+        for h in hooks:
+            args, env = h.get("args") or [], h.get("env") or []
+            head = b"".join(int(v).to_bytes(4, "little") for v in (h.get("timeout") or 0, len(args), len(env)))
+            recs.append(head + b"".join(x.encode() + b"\0" for x in [h["path"], *args, *env]))
+        hp.add(HP_START_HOOKS, b"".join(recs))
     hp.u32(HP_FIFO_FD, lp.fifo_fd)
     hp.u32(HP_PRESERVE_FDS, lp.preserve_fds)
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:

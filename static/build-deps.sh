@@ -37,7 +37,6 @@ PKG_CONFIG_PATH=
 export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
 
 unpack() {  # unpack NAME: extract NAME's .dsc (Debian patches applied) into $WORK/NAME
-    for d in "$@"; do :; done
     rm -rf "${WORK:?}/$1"
     for dsc in $DSCS; do
         case "$(basename "$dsc")" in

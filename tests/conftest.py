@@ -33,7 +33,8 @@ IS_REFERENCE = Path(RUNTIME).name in ("runc", "crun")
 TIMEOUT = 20.0  # any single runtime invocation
 RUN_TIMEOUT = 30.0  # a foreground `run`
 PR_SET_CHILD_SUBREAPER = 36
-MS_BIND, MS_REC, MS_SHARED, MNT_DETACH = 0x1000, 0x4000, 0x100000, 2
+MS_BIND, MS_SHARED, MNT_DETACH = 0x1000, 0x100000, 2
+VALID_ID = re.compile(r"[A-Za-z0-9_+.-]+")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -116,6 +117,7 @@ def cgroup_mounts() -> list[tuple[Path, str]]:
         found.append((Path(mp), rel))
     return found
 
+
 def io_name(name: str) -> str:
     """A file-name-safe form of a (possibly invalid) container id."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
@@ -190,9 +192,7 @@ class Runtime:
                 out, err = proc.stdout, proc.stderr
             else:
                 with open(self.io / f"{name}.out", "wb") as fo, open(self.io / f"{name}.err", "wb") as fe:
-                    proc = subprocess.run(
-                        argv, stdin=stdin, input=data, stdout=fo, stderr=fe, timeout=timeout, **extra
-                    )
+                    proc = subprocess.run(argv, stdin=stdin, input=data, stdout=fo, stderr=fe, timeout=timeout, **extra)
                 out, err = (self.io / f"{name}.out").read_bytes(), (self.io / f"{name}.err").read_bytes()
         except subprocess.TimeoutExpired:
             raise RuntimeCallFailed(f"timed out after {timeout}s: {' '.join(argv)}") from None
@@ -359,8 +359,7 @@ class Runtime:
             return found  # never walk out of a hierarchy
         for mnt, own in cgroup_mounts():
             base = mnt / own.strip("/")
-            cands = [base / rel.strip("/"), mnt / rel.strip("/")] if rel.strip("/") else []
-            for c in cands:
+            for c in (base / rel.strip("/"), mnt / rel.strip("/")):
                 if c.is_dir() and c not in found and c not in (mnt, base):
                     found.append(c)
         return found
@@ -376,7 +375,8 @@ class Runtime:
 
     # --- cleanup --------------------------------------------------------------------------------
     def cleanup(self) -> None:
-        ids = set(self.ids) | (set(os.listdir(self.root)) if self.root.is_dir() else set())
+        """Force-delete, kill, reap, unmount, remove cgroups; raise at the end if something stuck."""
+        ids = set(self.ids) | set(self.container_dirs())
         for cid in ids:
             try:
                 self.run("delete", "--force", cid, timeout=10)
@@ -397,12 +397,18 @@ class Runtime:
                     pass
             time.sleep(0.02)
         unmount_under(self.workdir)
-        for rel in ids | set(self.cgroups):
+        errors = []
+        for rel in {c for c in ids if VALID_ID.fullmatch(c) and ".." not in c} | set(self.cgroups):
             for d in self.cgroup_dirs(rel):
-                for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                    sub.rmdir()
-                if d.is_dir():
-                    d.rmdir()
+                for sub in [*sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)), d]:
+                    try:
+                        sub.rmdir()
+                    except FileNotFoundError:
+                        pass
+                    except OSError as e:
+                        errors.append(f"rmdir {sub}: {e.strerror}")
+        if errors:
+            raise AssertionError("cleanup: " + "; ".join(errors))
 
 
 @pytest.fixture(scope="session")
@@ -480,7 +486,9 @@ def run_in(runtime: Runtime, make_bundle: BundleFactory) -> RunIn:
     """run_in(args, *run_flags, expect=0, **overrides): run a fresh container to completion and
     assert its exit code (expect=None: any)."""
 
-    def go(args: Sequence[str], *flags: str, expect: int | None = 0, **overrides: Any) -> subprocess.CompletedProcess[str]:
+    def go(
+        args: Sequence[str], *flags: str, expect: int | None = 0, **overrides: Any
+    ) -> subprocess.CompletedProcess[str]:
         res = runtime.run_container(make_bundle(args, **overrides), *flags)
         if expect is not None and res.returncode != expect:
             raise AssertionError(f"expected exit {expect}: {describe(res)}")

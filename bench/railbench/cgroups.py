@@ -25,7 +25,7 @@ def cgroup_mounts(mountinfo: str | None = None) -> dict[str, str]:
 
 
 def layout(mounts: dict[str, str]) -> str:
-    """"v1", "v2", "hybrid" (v1 controllers plus a cgroup2 mount) or "none"."""
+    """ "v1", "v2", "hybrid" (v1 controllers plus a cgroup2 mount) or "none"."""
     kinds = set(mounts.values())
     if kinds == {"cgroup2"}:
         return "v2"

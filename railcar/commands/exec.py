@@ -156,6 +156,8 @@ def run(args: dict, g: Globals) -> int:
         if r < 0:
             stage, err, text = sp.error()
             raise RailcarError(container._child_error(stage, err, text))
+        if sp.passed_fd >= 0:
+            container.send_listener(sc, sp.passed_fd, c.oci_state(), sp.pid)
         if args["--pid-file"]:
             write_atomic(os.path.abspath(args["--pid-file"]), str(sp.pid).encode())
         if local is not None:

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BundleFactory, Runtime, describe, host_mountpoints
-from tests.support.bundle import Bundle
+from tests.support.bundle import DEFAULT_SPEC, Bundle
 
-APPENDED = len(__import__("tests.support.bundle", fromlist=["DEFAULT_SPEC"]).DEFAULT_SPEC["mounts"])
-M = f"mounts[{APPENDED}]"  # railcar's name for a mount appended to the default list
+M = f"mounts[{len(DEFAULT_SPEC['mounts'])}]"  # railcar's name for a mount appended to the defaults
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,12 @@ class Case:
     railcar_hint: str  # railcar's message names the field/path like this
 
 
+DELETE = object()
+
+
 def setter(*path: str, value: object) -> Callable[[Bundle], None]:
+    """Set (or, with DELETE, remove) config[path[0]][path[1]]..."""
+
     def mutate(b: Bundle) -> None:
         node = b.config
         for key in path[:-1]:
@@ -37,9 +41,6 @@ def setter(*path: str, value: object) -> Callable[[Bundle], None]:
     return mutate
 
 
-DELETE = object()
-
-
 def add_mount(**m: object) -> Callable[[Bundle], None]:
     return lambda b: b.config["mounts"].append(m)
 
@@ -50,7 +51,7 @@ def set_ns(index: int, **ns: object) -> Callable[[Bundle], None]:
 
 def raw_config(text: str | None) -> Callable[[Bundle], None]:
     def mutate(b: Bundle) -> None:
-        b.write = lambda: None  # type: ignore[method-assign]
+        b.hand_written = True
         if text is None:
             b.config_path.unlink()
         else:
@@ -87,27 +88,79 @@ CASES = [
     Case("args-empty", setter("process", "args", value=[]), "args", "process.args"),
     Case("hostname-not-string", setter("hostname", value=5), "hostname", "hostname"),
     Case("uid-negative", setter("process", "user", "uid", value=-1), "uid", "process.user.uid"),
-    Case("gids-not-list", setter("process", "user", "additionalGids", value="10"), "additionalGids", "process.user.additionalGids"),
+    Case(
+        "gids-not-list",
+        setter("process", "user", "additionalGids", value="10"),
+        "additionalGids",
+        "process.user.additionalGids",
+    ),
     Case("cwd-relative", setter("process", "cwd", value="rel/dir"), "cwd", "process.cwd"),
-    Case("unknown-rlimit", setter("process", "rlimits", value=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]), "RLIMIT_BOGUS", "process.rlimits[0].type"),
-    Case("rlimit-soft-above-hard", setter("process", "rlimits", value=[{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]), "rlimit", "process.rlimits[0]"),
+    Case(
+        "unknown-rlimit",
+        setter("process", "rlimits", value=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+        "RLIMIT_BOGUS",
+        "process.rlimits[0].type",
+    ),
+    Case(
+        "rlimit-soft-above-hard",
+        setter("process", "rlimits", value=[{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]),
+        "rlimit",
+        "process.rlimits[0]",
+    ),
     Case("unknown-namespace", set_ns(1, type="bogus"), "bogus", "linux.namespaces[1].type"),
-    Case("duplicate-namespace", lambda b: b.config["linux"]["namespaces"].append({"type": "pid"}), "pid", "linux.namespaces[5]"),
-    Case("namespace-path-missing", set_ns(1, type="network", path="/nonexistent/ns/net"), "/nonexistent/ns/net", "linux.namespaces[1].path"),
-    Case("namespace-path-wrong-type", set_ns(1, type="network", path="/proc/self/ns/ipc"), "", "linux.namespaces[1].path"),
+    Case(
+        "duplicate-namespace",
+        lambda b: b.config["linux"]["namespaces"].append({"type": "pid"}),
+        "pid",
+        "linux.namespaces[5]",
+    ),
+    Case(
+        "namespace-path-missing",
+        set_ns(1, type="network", path="/nonexistent/ns/net"),
+        "/nonexistent/ns/net",
+        "linux.namespaces[1].path",
+    ),
+    Case(
+        "namespace-path-wrong-type", set_ns(1, type="network", path="/proc/self/ns/ipc"), "", "linux.namespaces[1].path"
+    ),
     Case("namespace-path-not-ns", set_ns(1, type="network", path="/etc/hostname"), "", "linux.namespaces[1].path"),
     Case("hostname-without-uts", no_uts_but_hostname, "hostname", "hostname"),
     Case("userns-without-maps", userns_without_maps, "mappings", "linux.uidMappings"),
-    Case("bind-source-missing", add_mount(destination="/mnt/x", type="bind", source="/nonexistent/src", options=["rbind"]), "/nonexistent/src", f"{M}.source"),
+    Case(
+        "bind-source-missing",
+        add_mount(destination="/mnt/x", type="bind", source="/nonexistent/src", options=["rbind"]),
+        "/nonexistent/src",
+        f"{M}.source",
+    ),
     Case("unknown-fs-type", add_mount(destination="/mnt/x", type="nosuchfs", source="none"), "/mnt/x", M),
     Case("mount-without-destination", add_mount(type="tmpfs", source="tmpfs"), "", f"{M}.destination"),
-    Case("device-bad-type", setter("linux", "devices", value=[{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]),  "device type", "linux.devices[0].type"),
-    Case("sysctl-not-namespaced", setter("linux", "sysctl", value={"kernel.nosuchknob": "1"}), "kernel.nosuchknob", "linux.sysctl"),
+    Case(
+        "device-bad-type",
+        setter("linux", "devices", value=[{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]),
+        "device type",
+        "linux.devices[0].type",
+    ),
+    Case(
+        "sysctl-not-namespaced",
+        setter("linux", "sysctl", value={"kernel.nosuchknob": "1"}),
+        "kernel.nosuchknob",
+        "linux.sysctl",
+    ),
 ]
 # runc 1.1.5 accepts these (a relative destination only warns); railcar refuses them.
 STRICT_CASES = [
-    Case("mount-destination-relative", add_mount(destination="mnt/rel", type="tmpfs", source="tmpfs"), "", f"{M}.destination"),
-    Case("device-path-relative", setter("linux", "devices", value=[{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]), "", "linux.devices[0].path"),
+    Case(
+        "mount-destination-relative",
+        add_mount(destination="mnt/rel", type="tmpfs", source="tmpfs"),
+        "",
+        f"{M}.destination",
+    ),
+    Case(
+        "device-path-relative",
+        setter("linux", "devices", value=[{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]),
+        "",
+        "linux.devices[0].path",
+    ),
 ]
 ALL = [pytest.param(c, id=c.name) for c in CASES] + [
     pytest.param(c, id=c.name, marks=pytest.mark.railcar_only) for c in STRICT_CASES

@@ -42,7 +42,12 @@ def test_default_symlinks(run_in: RunIn) -> None:
 
 
 def test_default_devices_work(run_in: RunIn) -> None:
-    res = run_in(sh("echo gone > /dev/null; head -c 4 /dev/zero | wc -c; head -c 8 /dev/urandom | wc -c; echo x > /dev/full || echo FULL"))
+    res = run_in(
+        sh(
+            "echo gone > /dev/null; head -c 4 /dev/zero | wc -c; head -c 8 /dev/urandom | wc -c; "
+            "echo x > /dev/full || echo FULL"
+        )
+    )
     assert res.stdout.split() == ["4", "8", "FULL"]
 
 
@@ -66,7 +71,9 @@ def test_linux_devices_usable(run_in: RunIn, rule: bool) -> None:
     if rule:
         rules.append({"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"})
     res = run_in(
-        sh("echo data > /dev/mynull && echo WROTE"), expect=None, linux={"devices": [dev], "resources": {"devices": rules}}
+        sh("echo data > /dev/mynull && echo WROTE"),
+        expect=None,
+        linux={"devices": [dev], "resources": {"devices": rules}},
     )
     assert res.stdout == "WROTE\n", res.stderr
 

@@ -102,7 +102,9 @@ def test_shell_init_reaps_orphans(run_in: RunIn) -> None:
 @pytest.mark.railcar_only
 def test_init_reaps_orphans_of_non_reaping_program(runtime: Runtime, make_bundle: BundleFactory) -> None:
     # The program execs into something that never waits: only railcar's init can reap.
-    cid, pid = started(runtime, make_bundle, sh('for i in 1 2 3; do sh -c "sleep 0.05 &"; done; echo ready; exec sleep 60'))
+    cid, pid = started(
+        runtime, make_bundle, sh('for i in 1 2 3; do sh -c "sleep 0.05 &"; done; echo ready; exec sleep 60')
+    )
     time.sleep(0.5)
     zombies = [p for p in container_pids(pid) if proc_state(p) == "Z"]
     assert zombies == [], f"unreaped: {zombies} in {cid}"

@@ -57,14 +57,17 @@ def test_default_mounts(run_in: RunIn) -> None:
         assert opts <= m[dest].options, m[dest]
         assert sopts <= m[dest].super_options, m[dest]
     assert any(p.startswith("/sys/fs/cgroup") for p in m)
-    assert m["/"].root != "/" or m["/"].source != "rootfs"  # the bundle's rootfs, not the host's /
+    assert m["/"].root.endswith("/rootfs"), m["/"]  # a bind of the bundle's rootfs, not the host's /
 
 
 @pytest.mark.parametrize("form", [("bind", "bind"), ("none", "rbind"), ("bind", "rbind")])
 def test_bind_rw(runtime: Runtime, make_bundle: BundleFactory, form: tuple[str, str]) -> None:
     src = host_dir(runtime, "src", {"in.txt": "from host"})
     res = run_mounts(
-        runtime, make_bundle, [mnt("/mnt/b", form[0], str(src), form[1])], sh("cat /mnt/b/in.txt; echo hi > /mnt/b/out.txt")
+        runtime,
+        make_bundle,
+        [mnt("/mnt/b", form[0], str(src), form[1])],
+        sh("cat /mnt/b/in.txt; echo hi > /mnt/b/out.txt"),
     )
     assert res.stdout == "from host"
     assert (src / "out.txt").read_text() == "hi\n"
@@ -92,7 +95,9 @@ def test_rbind_carries_submounts(runtime: Runtime, make_bundle: BundleFactory, r
     host_mount(src / "sub", "tmpfs", "tmpfs")
     (src / "sub/marker").write_text("submount")
     opt = "rbind" if recursive else "bind"
-    res = run_mounts(runtime, make_bundle, [mnt("/mnt/b", "bind", str(src), opt)], sh("cat /mnt/b/sub/marker 2>/dev/null; true"))
+    res = run_mounts(
+        runtime, make_bundle, [mnt("/mnt/b", "bind", str(src), opt)], sh("cat /mnt/b/sub/marker 2>/dev/null; true")
+    )
     assert res.stdout == ("submount" if recursive else "")
 
 

@@ -83,7 +83,9 @@ USERNS_MAPPING = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
 
 def test_user_namespace_mappings(runtime: Runtime, make_bundle: BundleFactory) -> None:
-    b = make_bundle(sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox; echo hi > /tmp/f"))
+    b = make_bundle(
+        sh("cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c %u:%g /bin/busybox; echo hi > /tmp/f")
+    )
     b.set_namespace("user")
     b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
     b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]

@@ -77,7 +77,12 @@ def test_readonly_paths(runtime: Runtime, make_bundle: BundleFactory) -> None:
 
 
 def test_default_readonly_proc_sys(run_in: RunIn) -> None:
-    res = run_in(sh("cat /proc/sys/kernel/ostype; (echo x > /proc/sys/kernel/domainname) 2>&1; grep ' /proc/sys ' /proc/self/mountinfo"))
+    res = run_in(
+        sh(
+            "cat /proc/sys/kernel/ostype; (echo x > /proc/sys/kernel/domainname) 2>&1; "
+            "grep ' /proc/sys ' /proc/self/mountinfo"
+        )
+    )
     ostype, err, mline = res.stdout.splitlines()
     assert ostype == "Linux"
     assert "Read-only file system" in err
@@ -86,7 +91,9 @@ def test_default_readonly_proc_sys(run_in: RunIn) -> None:
 
 def test_readonly_root(run_in: RunIn) -> None:
     res = run_in(
-        sh("(touch /x) 2>&1; (touch /etc/x) 2>&1; touch /tmp/ok /dev/shm/ok && echo TMPFS-OK; cat /proc/self/mountinfo"),
+        sh(
+            "(touch /x) 2>&1; (touch /etc/x) 2>&1; touch /tmp/ok /dev/shm/ok && echo TMPFS-OK; cat /proc/self/mountinfo"
+        ),
         root={"readonly": True},
         mounts=[*DEFAULT_SPEC["mounts"], {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}],
     )

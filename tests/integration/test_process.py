@@ -126,7 +126,9 @@ def test_oom_score_adj(run_in: RunIn) -> None:
     ],
     ids=["bare-name", "path", "not-executable"],
 )
-def test_bad_executable_fails_at_create(runtime: Runtime, make_bundle: BundleFactory, args: list[str], text: str) -> None:
+def test_bad_executable_fails_at_create(
+    runtime: Runtime, make_bundle: BundleFactory, args: list[str], text: str
+) -> None:
     cid = runtime.new_id()
     res = runtime.create(make_bundle(args), cid, check=False)
     assert res.returncode == 1

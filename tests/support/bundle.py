@@ -151,6 +151,7 @@ def sh(script: str) -> list[str]:
 class Bundle:
     path: Path
     config: dict[str, Any] = field(default_factory=make_config)
+    hand_written: bool = False  # config.json was written by the test: write() leaves it alone
 
     @property
     def rootfs(self) -> Path:
@@ -161,7 +162,8 @@ class Bundle:
         return self.path / "config.json"
 
     def write(self) -> None:
-        self.config_path.write_text(json.dumps(self.config, indent=1))
+        if not self.hand_written:
+            self.config_path.write_text(json.dumps(self.config, indent=1))
 
     def namespace(self, ns_type: str) -> dict[str, Any] | None:
         for ns in self.config.get("linux", {}).get("namespaces", []):

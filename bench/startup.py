@@ -88,10 +88,10 @@ def print_header(header: dict[str, Any], requested: dict[str, str | None], runti
 def cleanup(ctx: Context | None, runtimes: list[Runtime], workdir: Path) -> None:
     """Force-delete every container, remove our cgroups and the work dir; say what would not go."""
     proc.kill_inflight()
-    problems = [f"{rt.name}: could not delete {left}" for rt in runtimes if (left := rt.cleanup())]
+    problems = [problem for rt in runtimes for problem in rt.cleanup()]
     env.reap_strays()
     if ctx is not None:
-        problems += cgroups.remove(ctx.cgroup_parent)
+        problems += cgroups.remove(ctx.cgroup_parent) + cgroups.remove_found(ctx.id_prefix)
     shutil.rmtree(workdir, ignore_errors=True)
     for problem in problems:
         print(f"cleanup: {problem}", file=sys.stderr)

@@ -48,7 +48,8 @@ struct hplan {
     size_t nfilter;
     int notify;                    /* NOTIFY: the listener fd goes to the runtime with READY */
     int listener_fd;
-    char *hooks;                   /* startContainer hooks: HP_START_HOOK records */
+    const char *lsm_path, *lsm_value;
+    char *hooks;                   /* startContainer hooks: HP_START_HOOKS records */
     size_t hooks_len;
     int sync_fd, fifo_fd, tty_fd;
     const char *exe;
@@ -131,6 +132,7 @@ static void read_plan(int fd)
         case HP_SECCOMP_FLAGS: memcpy(&P.seccomp_flags, d, 4); break;
         case HP_SECCOMP_LISTENER: P.notify = 1; break;
         case HP_START_HOOKS: P.hooks = d; P.hooks_len = len; break;
+        case HP_LSM_EXEC: P.lsm_path = d; P.lsm_value = d + strlen(d) + 1; break;
         case HP_FIFO_FD: memcpy(&P.fifo_fd, d, 4); break;
         case HP_PRESERVE_FDS: memcpy(&P.preserve, d, 4); break;
         case HP_LAST_CAP: memcpy(&P.last_cap, d, 4); break;
@@ -369,6 +371,16 @@ static void become_process(void)
         if (state && P.hooks)
             run_start_hooks(state, len);
         free(state);
+    }
+    if (P.lsm_path) {
+        /* the label the kernel gives the process at its exec */
+        int f = open(P.lsm_path, O_WRONLY | O_CLOEXEC);
+        size_t n = strlen(P.lsm_value);
+        if (f < 0 || write(f, P.lsm_value, n) != (ssize_t)n) {
+            dprintf(2, "railcar: set %s to \"%s\": %s\n", P.lsm_path, P.lsm_value, strerror(errno));
+            _exit(1);
+        }
+        close(f);
     }
     if (P.nnp)
         load_seccomp();

@@ -132,7 +132,11 @@ int main(int argc, char **argv)
     PyConfig c;
     PyStatus st;
     char exe[PATH_MAX], *slash;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    struct timespec t0;
+    ssize_t n;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);   /* for --trace-startup */
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 
     if (n <= 0) {
         fprintf(stderr, "railcar: cannot read /proc/self/exe\n");
@@ -148,6 +152,10 @@ int main(int argc, char **argv)
     c.parse_argv = 0;
     c.install_signal_handlers = 1;
     c.module_search_paths_set = 1;
+    /* the interpreter ignores the environment; this one switch is ours, for the
+     * test that keeps heavy imports off the hot path (like -X importtime) */
+    if (getenv("RAILCAR_IMPORTTIME"))
+        c.import_time = 1;
     add_paths(&c, RC_PKGPATHS, exe);
     add_paths(&c, RC_STDLIB, exe);
     st = PyConfig_SetBytesString(&c, &c.home, RC_PYHOME);
@@ -163,5 +171,12 @@ int main(int argc, char **argv)
     PyConfig_Clear(&c);
     if (PyStatus_Exception(st))
         fatal(&c, st);
+    {
+        PyObject *v = PyLong_FromLongLong((long long)t0.tv_sec * 1000000000LL + t0.tv_nsec);
+        if (v) {
+            PySys_SetObject("_railcar_t0", v);
+            Py_DECREF(v);
+        }
+    }
     return Py_RunMain();
 }

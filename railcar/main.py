@@ -38,9 +38,9 @@ def main() -> None:
             code = 0
             mod = None
         else:
-            import importlib
-
-            mod = importlib.import_module(f"railcar.commands.{cmd}")
+            # __import__, not importlib: importlib pulls in warnings (~0.5 ms)
+            __import__(f"railcar.commands.{cmd}")
+            mod = sys.modules[f"railcar.commands.{cmd}"]
         if mod is not None:
             code = mod.main(args, g)
     except RailcarError as e:

@@ -317,6 +317,32 @@ def rootfs(cfg: dict[str, Any], bundle: str, lp: LaunchPlan) -> str:
     return path
 
 
+def lsm_exec(proc: dict[str, Any]) -> tuple[str, str] | None:
+    """(attr file, value) that labels the process at exec; a label the host cannot
+    apply is an error, never silently dropped."""
+    profile = proc.get("apparmorProfile")
+    label = proc.get("selinuxLabel")
+    if profile and label:
+        raise SpecError("process", "apparmorProfile and selinuxLabel are both set; a host has one of them")
+    if profile:
+        try:
+            with open("/sys/module/apparmor/parameters/enabled", "rb") as f:
+                on = f.read().strip() == b"Y"
+        except OSError:
+            on = False
+        if not on:
+            raise SpecError("process.apparmorProfile", f"profile {profile!r} asked for, but AppArmor is not "
+                            "enabled on this host")
+        attr = "/proc/self/attr/apparmor/exec"
+        return (attr if os.path.exists(attr) else "/proc/self/attr/exec", f"exec {profile}")
+    if label:
+        if not os.path.exists("/sys/fs/selinux/enforce"):
+            raise SpecError("process.selinuxLabel", f"label {label!r} asked for, but SELinux is not enabled "
+                            "on this host")
+        return ("/proc/self/attr/exec", label)
+    return None
+
+
 def caps_mask(names: list[str] | None) -> int:
     from railcar.spec import CAPS
 
@@ -343,6 +369,7 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
         HP_GROUPS,
         HP_INIT,
         HP_LAST_CAP,
+        HP_LSM_EXEC,
         HP_NNP,
         HP_PRESERVE_FDS,
         HP_SECCOMP,
@@ -387,6 +414,9 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
             head = b"".join(int(v).to_bytes(4, "little") for v in (h.get("timeout") or 0, len(args), len(env)))
             recs.append(head + b"".join(x.encode() + b"\0" for x in [h["path"], *args, *env]))
         hp.add(HP_START_HOOKS, b"".join(recs))
+    lsm = lsm_exec(proc)
+    if lsm:
+        hp.add(HP_LSM_EXEC, f"{lsm[0]}\0{lsm[1]}\0".encode())
     hp.u32(HP_FIFO_FD, lp.fifo_fd)
     hp.u32(HP_PRESERVE_FDS, lp.preserve_fds)
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:

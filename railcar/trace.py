@@ -24,6 +24,8 @@ def report(write: object) -> None:
 
     t0 = getattr(sys, "_railcar_t0", 0) or (_marks[0][1] if _marks else 0)
     marks = sorted(_marks, key=lambda m: m[1])
+    if t0 and marks and marks[0][1] > t0:
+        marks.insert(0, ("launcher started", t0))
     prev = t0
     lines = ["railcar startup trace (ms since the launcher started; +ms for the phase):"]
     for name, t in marks:

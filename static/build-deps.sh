@@ -69,6 +69,13 @@ echo "== CPython"
 unpack python3.11
 PY=$WORK/python3.11
 cp "$HERE/Setup.local" "$PY/Modules/Setup.local"
+# On Linux configure leaves Modules/Setup.stdlib to setup.py (shared objects); make makesetup read
+# it, as it does for WASM, so those modules are built in too.
+sed -i 's|^    MODULES_SETUP_STDLIB= *$|    MODULES_SETUP_STDLIB=Modules/Setup.stdlib|' "$PY/configure"
+grep -q '^    MODULES_SETUP_STDLIB=Modules/Setup.stdlib$' "$PY/configure" || {
+    echo "build-deps: cannot patch CPython's configure (MODULES_SETUP_STDLIB)" >&2
+    exit 1
+}
 # MODULE_BUILDTYPE=static: every stdlib C module configure finds goes into libpython, none is a .so
 # (a static executable cannot dlopen).  LINKFORSHARED empty: nothing to export to extensions.
 (cd "$PY" && MODULE_BUILDTYPE=static LDFLAGS="-static -L$PREFIX/lib" CPPFLAGS="-I$PREFIX/include" \
@@ -88,9 +95,21 @@ cp "$PY/python" "$PREFIX/bin/python$VER"
 cp "$PY/libpython$VER.a" "$PREFIX/lib/"
 rm -rf "$PREFIX/lib/python$VER" "$PREFIX/include/python$VER"
 cp -a "$PY/Lib" "$PREFIX/lib/python$VER"
+mkdir -p "$PREFIX/lib/python$VER/lib-dynload"  # getpath's landmark for exec_prefix; stays empty
 cp "$PY/$(cat "$PY/pybuilddir.txt")"/_sysconfigdata_*.py "$PREFIX/lib/python$VER/"
 mkdir -p "$PREFIX/include/python$VER"
 cp -a "$PY/Include/." "$PY/pyconfig.h" "$PREFIX/include/python$VER/"
-# The link line libpython needs (libm, and whatever Setup.local's modules pull in).
-sed -n 's/^\(LIBS\|MODLIBS\|SYSLIBS\)=[[:space:]]*//p' "$PY/Makefile" | tr '\n' ' ' > "$PREFIX/lib/python-libs"
-"$PREFIX/bin/python$VER" -c 'import sys, zlib, _ctypes, _json, _sha256; print("python", sys.version.split()[0], "ok")'
+# The link line libpython needs, from its own sysconfig; the bundled libmpdec and expat archives
+# live in the build tree, so they move to PREFIX/lib.
+cp "$PY/Modules/_decimal/libmpdec/libmpdec.a" "$PY/Modules/expat/libexpat.a" "$PREFIX/lib/"
+"$PREFIX/bin/python$VER" -E -S -c '
+import sys, sysconfig
+out = []
+for k in ("MODLIBS", "LIBS", "SYSLIBS"):
+    for w in (sysconfig.get_config_var(k) or "").split():
+        w = sys.argv[1] + "/" + w.rsplit("/", 1)[1] if w.endswith(".a") else w
+        if w not in out:
+            out.append(w)
+print(" ".join(out))
+' "$PREFIX/lib" > "$PREFIX/lib/python-libs"
+"$PREFIX/bin/python$VER" -E -S -c 'import sys, zlib, _ctypes, _json, _sha256; print("python", sys.version.split()[0], "ok")'

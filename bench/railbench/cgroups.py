@@ -62,16 +62,41 @@ def _rmdir(path: Path, attempts: int = 20) -> str | None:
     return f"{path}: still busy"
 
 
+def _remove_tree(top: Path) -> list[str]:
+    """rmdir `top` and its children, deepest first; errors, if any."""
+    errors: list[str] = []
+    for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+        err = _rmdir(Path(dirpath))
+        if err:
+            errors.append(err)
+    return errors
+
+
 def remove(rel: str) -> list[str]:
     """Remove cgroup `rel` (and any children) from every hierarchy; errors, if any."""
     errors: list[str] = []
     for mount in cgroup_mounts():
         top = Path(mount) / rel.strip("/")
-        if not top.is_dir():
-            continue
-        # children first: walk bottom-up
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
-            err = _rmdir(Path(dirpath))
-            if err:
-                errors.append(err)
+        if top.is_dir():
+            errors += _remove_tree(top)
+    return errors
+
+
+def find(prefix: str, max_depth: int = 3) -> list[Path]:
+    """Cgroups (in any hierarchy, up to `max_depth` levels down) whose name starts with `prefix`."""
+    found: list[Path] = []
+    for mount in cgroup_mounts():
+        base = mount.rstrip("/").count("/")
+        for dirpath, dirnames, _ in os.walk(mount):
+            found += [Path(dirpath) / d for d in dirnames if d.startswith(prefix)]
+            if dirpath.count("/") - base >= max_depth - 1:
+                dirnames.clear()
+    return found
+
+
+def remove_found(prefix: str) -> list[str]:
+    """Remove every cgroup `find` reports for `prefix` (the runtimes' default cgroup paths)."""
+    errors: list[str] = []
+    for path in find(prefix):
+        errors += _remove_tree(path)
     return errors

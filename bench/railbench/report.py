@@ -13,6 +13,7 @@ from railbench.runner import RuntimeResult
 
 SCHEMA = "railcar-bench-startup/1"
 MIB = 1024 * 1024
+LEAK_KEYS = ("leaked_state", "leaked_processes", "leaked_cgroups")
 
 
 def _values(res: RuntimeResult, key: str) -> list[float]:
@@ -51,6 +52,7 @@ def _runtime_doc(res: RuntimeResult | None, path: str | None, excluded: str | No
             version=rt.version,
             launcher=rt.launcher,
             root=str(rt.root),
+            seccomp_cache_files=rt.seccomp_cache_files(),
             failures=res.failures,
             errors=res.errors,
             disabled=res.disabled,
@@ -125,11 +127,9 @@ def notes(doc: dict[str, Any]) -> list[str]:
             out.append(f"{name}: {scenario}: {count} failed sample(s), e.g. {rt['errors'][scenario][0]}")
     for name, reps in doc["parallel"].items():
         for rep in reps:
-            if rep["failed"] or rep["leaked_state"] or rep["leaked_processes"]:
-                out.append(
-                    f"{name}: parallel: {rep['failed']} failed, leaked state {rep['leaked_state']}, "
-                    f"leaked processes {rep['leaked_processes']}; {rep['errors'][:1]}"
-                )
+            leaks = {k: rep[k] for k in LEAK_KEYS if rep[k]}
+            if rep["failed"] or leaks:
+                out.append(f"{name}: parallel: {rep['failed']} failed, {leaks or 'no leaks'}; {rep['errors'][:1]}")
     return out
 
 

@@ -49,8 +49,8 @@ class Runtime:
             return []
         return sorted(p.name for p in self.root.iterdir() if not p.name.startswith("."))
 
-    def force_delete(self, cid: str) -> None:
-        self.call("delete", "--force", cid)
+    def force_delete(self, cid: str) -> proc.Outcome:
+        return self.call("delete", "--force", cid)
 
     def clear_seccomp_cache(self) -> None:
         """Empty <root>/.cache/seccomp (only railcar has one; a no-op for the others)."""
@@ -62,11 +62,14 @@ class Runtime:
                 else:
                     entry.unlink()
 
+    def seccomp_cache_files(self) -> int:
+        cache = self.root / SECCOMP_CACHE
+        return sum(1 for _ in cache.iterdir()) if cache.is_dir() else 0
+
     def cleanup(self) -> list[str]:
-        """delete --force everything left under our root; ids that would not go."""
-        for cid in self.state_ids():
-            self.force_delete(cid)
-        return self.state_ids()
+        """delete --force everything left under our root; what would not go, and why."""
+        outcomes = {cid: self.force_delete(cid) for cid in self.state_ids()}
+        return [f"{self.name}: {cid} stays: {outcomes[cid].describe()}" for cid in self.state_ids()]
 
 
 def locate(spec: str) -> tuple[str, str | None]:

@@ -42,8 +42,12 @@ class Context:
     def cgroup_parent(self) -> str:
         return f"/railcar-bench-{os.getpid()}"
 
+    @property
+    def id_prefix(self) -> str:
+        return f"bench-{os.getpid()}-"
+
     def new_id(self) -> str:
-        return f"bench-{os.getpid()}-{next(self._ids)}"
+        return f"{self.id_prefix}{next(self._ids)}"
 
     def pid_file(self, cid: str) -> Path:
         return self.workdir / "pids" / f"{cid}.pid"
@@ -226,17 +230,19 @@ def parallel(ctx: Context, rt: Runtime) -> dict[str, Any]:
     launched = _pool_map(launch, ids, stop)
     elapsed = time.perf_counter() - start
     teardown_errors = [e for e in _pool_map(finish, launched, stop) if e]
-    errors = [x for x in launched if isinstance(x, str)] + teardown_errors
+    launch_errors = [x for x in launched if isinstance(x, str)]
+    errors = launch_errors + teardown_errors
     return {
         "containers": PARALLEL_CONTAINERS,
         "workers": PARALLEL_WORKERS,
         "seconds": elapsed,
-        "per_second": (PARALLEL_CONTAINERS - len(errors)) / elapsed,
+        "per_second": (PARALLEL_CONTAINERS - len(launch_errors)) / elapsed,
         "failed": len(errors),
         "errors": errors[:5],
         "strays_reaped": env.reap_strays(),
         "leaked_state": [cid for cid in rt.state_ids() if cid in ids],
         "leaked_processes": env.live_children(),
+        "leaked_cgroups": [str(p) for p in cgroups.find(ctx.id_prefix) if p.name in ids],
     }
 
 

@@ -137,7 +137,7 @@ CASES = [
     Case(
         "device-bad-type",
         setter("linux", "devices", value=[{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]),
-        "device type",
+        "type",
         "linux.devices[0].type",
     ),
     Case(

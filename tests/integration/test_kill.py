@@ -75,6 +75,14 @@ def test_kill_all(runtime: Runtime, make_bundle: BundleFactory) -> None:
     assert all(proc_state(p) in (None, "Z") for p in before)
 
 
+@pytest.mark.parametrize("sig", ["BOGUS", "99", "-1"])
+def test_kill_bad_signal(runtime: Runtime, make_bundle: BundleFactory, sig: str) -> None:
+    cid, pid = started(runtime, make_bundle, IGNORE_TERM)
+    res = runtime.kill(cid, sig, check=False)
+    assert res.returncode == 1 and res.stderr.strip(), res
+    assert runtime.status(cid) == "running"
+
+
 def test_kill_stopped_fails(runtime: Runtime, make_bundle: BundleFactory) -> None:
     cid = runtime.create_started(make_bundle(["true"]))
     runtime.wait_status(cid, "stopped")
@@ -94,7 +102,7 @@ def test_kill_created(runtime: Runtime, make_bundle: BundleFactory) -> None:
 
 def test_shell_init_reaps_orphans(run_in: RunIn) -> None:
     # Orphans are reparented to pid 1 of the namespace (a waiting shell, or railcar's init).
-    res = run_in(sh('for i in 1 2 3; do sh -c "sleep 0.05 &"; done; sleep 0.5; ps -o stat,comm'))
+    res = run_in(sh('for i in 1 2 3; do sh -c "true &"; done; sleep 0.5; ps -o stat,comm'))
     states = [line.split()[0] for line in res.stdout.splitlines()[1:]]
     assert states and "Z" not in states, res.stdout
 

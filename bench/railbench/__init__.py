@@ -1,0 +1,1 @@
+"""Helpers of bench/startup.py: spawning, bundles, scenarios, statistics, reports."""

@@ -97,8 +97,20 @@ def installed_pkgpath() -> str:
     return os.path.relpath(paths["purelib"], paths["scripts"])
 
 
+def write_build_info() -> None:
+    """railcar/_build_info.py: the commit `railcar --version` prints."""
+    try:
+        commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    with open(os.path.join(HERE, "railcar", "_build_info.py"), "w") as f:
+        f.write(f'"""Written by the build."""\n\nCOMMIT = {commit!r}\n')
+
+
 class BuildExt(build_ext):
     def run(self) -> None:
+        write_build_info()
         build_dir = os.path.abspath(self.build_temp)
         os.makedirs(build_dir, exist_ok=True)
         helper = build_helper(build_dir)
@@ -133,5 +145,6 @@ setup(
     install_requires=["docopt>=0.6.2", "orjson", "pyseccomp"],
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
-    scripts=["build/scripts-bin/railcar"],
+    # the launcher is a compiled program: data, not a script (build_scripts would parse it as text)
+    data_files=[("bin", ["build/scripts-bin/railcar"])],
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from railbench.metrics import BY_KEY, METRICS, Metric, ratio, summarize
 from railbench.runner import RuntimeResult
 

@@ -110,7 +110,6 @@ def write_build_info() -> None:
 
 class BuildExt(build_ext):
     def run(self) -> None:
-        write_build_info()
         build_dir = os.path.abspath(self.build_temp)
         os.makedirs(build_dir, exist_ok=True)
         helper = build_helper(build_dir)
@@ -136,6 +135,7 @@ def extensions() -> list[Extension]:
     return cythonize([ext], language_level=3, quiet=True)
 
 
+write_build_info()  # before build_py copies the package
 setup(
     name="railcar",
     version="0.1.0",

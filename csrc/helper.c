@@ -397,6 +397,9 @@ static void run_init(void)
     pid_t child;
     int status = 0;
 
+    /* before the fork: the child's READY lets create exit, and our parent
+     * death signal (set against a runtime crash) must not follow */
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     if (getpid() != 1)
@@ -415,7 +418,6 @@ static void run_init(void)
         close(P.fifo_fd);
     if (P.tty_fd >= 0)
         close(P.tty_fd);
-    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (;;) {
         siginfo_t si;

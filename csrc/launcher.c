@@ -7,7 +7,8 @@
  *   RC_PYHOME     the interpreter's prefix (sys.base_prefix)
  *   RC_STDLIB     stdlib directories, ':'-separated
  *   RC_PKGPATHS   where railcar and its libraries live, ':'-separated, each
- *                 absolute or relative to the directory of this executable */
+ *                 absolute or relative to the directory of this executable
+ *   RC_STATIC     the static build (build-static.sh): none of the above */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef RC_PYHOME
+#if !defined(RC_PYHOME) && !defined(RC_STATIC)
 #error RC_PYHOME must be defined
 #endif
 
@@ -106,6 +107,7 @@ static void fatal(PyConfig *c, PyStatus st)
     exit(255);
 }
 
+#ifndef RC_STATIC
 static void add_paths(PyConfig *c, const char *list, const char *exedir)
 {
     char buf[PATH_MAX * 2];
@@ -126,6 +128,62 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir)
         p = end ? end + 1 : NULL;
     }
 }
+#endif
+
+#ifdef RC_STATIC
+/* The static build: the stdlib, railcar and its pure-Python libraries are a zip appended to this
+ * executable (zipimport reads it from sys.executable), the C modules are built in. */
+PyMODINIT_FUNC PyInit__core(void);
+PyMODINIT_FUNC PyInit_pyseccomp(void);
+
+/* An empty chroot has no /proc: then argv[0], or its PATH match, names this file.  Absolute,
+ * because zipimport reopens the archive by name after railcar may have changed directory. */
+static int static_exe(char *exe, size_t size, const char *argv0)
+{
+    char cwd[PATH_MAX], cand[PATH_MAX * 2];
+    const char *p, *path = getenv("PATH");
+    ssize_t n = readlink("/proc/self/exe", exe, size - 1);
+
+    if (n > 0) {
+        exe[n] = 0;
+        return 0;
+    }
+    if (!getcwd(cwd, sizeof cwd))
+        strcpy(cwd, "/");
+    if (strchr(argv0, '/')) {
+        snprintf(cand, sizeof cand, "%s", argv0);
+    } else {
+        cand[0] = 0;
+        for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+            size_t len = strcspn(p, ":");
+            snprintf(cand, sizeof cand, "%.*s/%s", len ? (int)len : 1, len ? p : ".", argv0);
+            if (access(cand, X_OK) == 0)
+                break;
+            cand[0] = 0;
+            p += len + (p[len] == ':');
+        }
+        if (!cand[0])
+            return -1;
+    }
+    if (cand[0] == '/')
+        n = snprintf(exe, size, "%s", cand);
+    else
+        n = snprintf(exe, size, "%s/%s", strcmp(cwd, "/") ? cwd : "", cand);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* BuiltinImporter answers only top-level names: a finder ahead of it hands it dotted ones
+ * (railcar._core) when they are built in. */
+#define RC_STATIC_PRELUDE \
+    L"import sys\n" \
+    L"class _BuiltinSubmodules:\n" \
+    L"    find_spec = staticmethod(lambda n, p=None, t=None, B=sys.meta_path[0]:\n" \
+    L"                             B.find_spec(n) if p is not None else None)\n" \
+    L"sys.meta_path.insert(0, _BuiltinSubmodules)\n" \
+    L"del _BuiltinSubmodules\n"
+#else
+#define RC_STATIC_PRELUDE L""
+#endif
 
 int main(int argc, char **argv)
 {
@@ -136,18 +194,52 @@ int main(int argc, char **argv)
     ssize_t n;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);   /* for --trace-startup */
+#ifdef RC_STATIC
+    if (static_exe(exe, sizeof exe, argc > 0 ? argv[0] : "railcar") != 0) {
+        fprintf(stderr, "railcar: cannot find my own executable (no /proc, argv[0] not found)\n");
+        return 255;
+    }
+    n = 1;
+#else
     n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+#endif
 
     if (n <= 0) {
         fprintf(stderr, "railcar: cannot read /proc/self/exe\n");
         return 255;
     }
+#ifndef RC_STATIC
     exe[n] = 0;
+#endif
     maybe_prewarm(argc, argv);
     slash = strrchr(exe, '/');
+#ifdef RC_STATIC
+    {
+        wchar_t *w = Py_DecodeLocale(exe, NULL);
+        PyConfig_InitIsolatedConfig(&c);
+        if (!w)
+            fatal(&c, PyStatus_NoMemory());
+        PyWideStringList_Append(&c.module_search_paths, w);  /* the zip at our end */
+        st = PyConfig_SetString(&c, &c.executable, w);
+        PyMem_RawFree(w);
+        if (PyStatus_Exception(st))
+            fatal(&c, st);
+        *slash = 0;
+        /* home = our directory: getpath looks for no stdlib on disk, and warns about none */
+        st = PyConfig_SetBytesString(&c, &c.home, slash == exe ? "/" : exe);
+        if (PyStatus_Exception(st))
+            fatal(&c, st);
+        c.pathconfig_warnings = 0;
+        PyImport_AppendInittab("railcar._core", PyInit__core);
+        PyImport_AppendInittab("pyseccomp", PyInit_pyseccomp);
+    }
+#else
     *slash = 0;
+#endif
 
+#ifndef RC_STATIC
     PyConfig_InitIsolatedConfig(&c);
+#endif
     c.site_import = 0;
     c.parse_argv = 0;
     c.install_signal_handlers = 1;
@@ -156,15 +248,18 @@ int main(int argc, char **argv)
      * test that keeps heavy imports off the hot path (like -X importtime) */
     if (getenv("RAILCAR_IMPORTTIME"))
         c.import_time = 1;
+#ifndef RC_STATIC
     add_paths(&c, RC_PKGPATHS, exe);
     add_paths(&c, RC_STDLIB, exe);
     st = PyConfig_SetBytesString(&c, &c.home, RC_PYHOME);
     if (PyStatus_Exception(st))
         fatal(&c, st);
+#endif
     st = PyConfig_SetBytesArgv(&c, argc, argv);
     if (PyStatus_Exception(st))
         fatal(&c, st);
-    st = PyConfig_SetString(&c, &c.run_command, L"import railcar.main\nrailcar.main.main()\n");
+    st = PyConfig_SetString(&c, &c.run_command,
+                            RC_STATIC_PRELUDE L"import railcar.main\nrailcar.main.main()\n");
     if (PyStatus_Exception(st))
         fatal(&c, st);
     st = Py_InitializeFromConfig(&c);

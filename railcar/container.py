@@ -140,6 +140,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
             "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
             "config": cfg,
         }
+        c.save()  # early: a create killed from here on leaves enough for delete --force
         trace.mark("launch plan built")
         sp = _core.Spawn()
         r = sp.start(lp)

@@ -350,16 +350,19 @@ class Runtime:
 
     @staticmethod
     def cgroup_dirs(rel: str) -> list[Path]:
-        """Existing cgroup dirs for a container id or cgroupsPath `rel`, in every hierarchy:
-        absolute paths from the hierarchy root, relative ones (and runc's default, the id)
-        under our own cgroup too."""
-        found: list[Path] = []
+        """Existing cgroup dirs, in every hierarchy, for a cgroupsPath `rel` (absolute: from the
+        hierarchy root; relative: under our own cgroup too) or a container id (any dir of that
+        name up to three levels down: runc's default is <our cgroup>/<id>, railcar's /railcar/<id>)."""
         parts = rel.strip("/").split("/")
-        if not rel.strip("/") or any(p in ("", ".", "..") for p in parts):
-            return found  # never walk out of a hierarchy
+        if any(p in ("", ".", "..") for p in parts):
+            return []  # never walk out of a hierarchy
+        found: list[Path] = []
         for mnt, own in cgroup_mounts():
             base = mnt / own.strip("/")
-            for c in (base / rel.strip("/"), mnt / rel.strip("/")):
+            cands = [base / rel.strip("/"), mnt / rel.strip("/")]
+            if len(parts) == 1:
+                cands += [*mnt.glob(f"*/{rel}"), *mnt.glob(f"*/*/{rel}")]
+            for c in cands:
                 if c.is_dir() and c not in found and c not in (mnt, base):
                     found.append(c)
         return found
@@ -380,7 +383,7 @@ class Runtime:
         for cid in ids:
             try:
                 self.run("delete", "--force", cid, timeout=10)
-            except RuntimeCallFailed:
+            except (RuntimeCallFailed, OSError):  # e.g. the binary is being rebuilt
                 pass
         for h in self.helpers:
             h.kill()

@@ -115,7 +115,10 @@ def run(argv: Sequence[str], timeout: float) -> Outcome:
     fds = [os.memfd_create(name) for name in ("stdout", "stderr", "report")]
     try:
         start = time.perf_counter()
-        pid = _spawn([_spawner, *argv] if _spawner else argv, fds if _spawner else fds[:2])
+        try:
+            pid = _spawn([_spawner, *argv] if _spawner else argv, fds if _spawner else fds[:2])
+        except OSError as exc:
+            return Outcome(tuple(argv), 127, 0.0, 0.0, None, "", f"cannot execute: {exc}")
         with _inflight_lock:
             _inflight.add(pid)
         try:

@@ -157,13 +157,9 @@ def _await_init(launched: Launched) -> float:
 
 
 def _finish(rt: Runtime, launched: Launched) -> tuple[float, float]:
-    """Wait for the init, then `delete`; (wait ms, delete ms). Cleans up on failure."""
+    """Wait for the init, then `delete`; (wait ms, delete ms). Force-deletes on failure."""
     try:
         waited = _await_init(launched)
-    except BaseException:
-        rt.force_delete(launched.cid)
-        raise
-    try:
         return waited, rt.call("delete", launched.cid).check().wall_ms
     except BaseException:
         rt.force_delete(launched.cid)

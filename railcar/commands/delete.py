@@ -16,6 +16,7 @@ def main(args: dict, g: Globals) -> int:
         c = Container.load(g.root, args["<id>"])
     except RailcarError as e:
         if args["--force"] and e.msg == "container does not exist":
+            Container(g.root, args["<id>"]).remove()  # a create killed before its first save
             return 0
         raise
     status = c.status()

@@ -165,12 +165,6 @@ class Bundle:
         if not self.hand_written:
             self.config_path.write_text(json.dumps(self.config, indent=1))
 
-    def namespace(self, ns_type: str) -> dict[str, Any] | None:
-        for ns in self.config.get("linux", {}).get("namespaces", []):
-            if ns["type"] == ns_type:
-                return ns  # type: ignore[no-any-return]
-        return None
-
     def set_namespace(self, ns_type: str, path: str | None = None) -> None:
         """Add (or replace) a namespace entry; `path` joins an existing one."""
         nss = self.config.setdefault("linux", {}).setdefault("namespaces", [])

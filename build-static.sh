@@ -128,8 +128,8 @@ printf '%s\n' 'extern const unsigned char rc_helper_blob[];' 'extern const unsig
 printf '__asm__(".section .rodata\\n.balign 16\\n.global rc_helper_blob\\nrc_helper_blob:\\n.incbin \\"%s\\"\\n.global rc_helper_blob_end\\nrc_helper_blob_end:\\n.byte 0\\n.previous\\n");\n' \
     "$OUT/railcar-init" > "$OUT/gen/helper_blob.c"
 
-.venv/bin/cython -3 -q railcar/_core.pyx -o "$OUT/gen/_core.c"
-.venv/bin/cython -3 -q --module-name pyseccomp static/pyseccomp_static.pyx -o "$OUT/gen/pyseccomp.c"
+.venv/bin/cython -3 railcar/_core.pyx -o "$OUT/gen/_core.c"
+.venv/bin/cython -3 --module-name pyseccomp static/pyseccomp_static.pyx -o "$OUT/gen/pyseccomp.c"
 
 CFLAGS="$OPT -fwrapv -Wall -Wno-unused-function -I$PYINC -Icsrc -I$OUT/gen -I$PREFIX/include"
 compile() {  # compile SRC [FLAGS...]: object into $OUT/obj

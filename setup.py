@@ -88,7 +88,8 @@ def launcher_flags(pkgpaths: str) -> list[str]:
 def build_launcher(out: str, pkgpaths: str) -> None:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    _run([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), *launcher_flags(pkgpaths)])
+    _run([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), os.path.join(CSRC, "fastpath.c"),
+          *launcher_flags(pkgpaths)])
 
 
 def installed_pkgpath() -> str:

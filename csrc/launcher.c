@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include "fastpath.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,6 +195,11 @@ int main(int argc, char **argv)
     ssize_t n;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);   /* for --trace-startup */
+    {
+        int rc = rc_fastpath(argc, argv);
+        if (rc >= 0)
+            return rc;
+    }
 #ifdef RC_STATIC
     if (static_exe(exe, sizeof exe, argc > 0 ? argv[0] : "railcar") != 0) {
         fprintf(stderr, "railcar: cannot find my own executable (no /proc, argv[0] not found)\n");

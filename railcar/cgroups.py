@@ -1286,6 +1286,13 @@ class Cgroup:
             return self.v2, 2
         return "", 0
 
+    def freezer_file(self) -> tuple[str, int]:
+        """(file, 1) for v1 freezer.state, (file, 2) for v2 cgroup.freeze, ("", 0) if none."""
+        d, ver = self._freezer()
+        if not d:
+            return "", 0
+        return (d + "/freezer.state" if ver == 1 else d + "/cgroup.freeze"), ver
+
     def freeze(self) -> None:
         import time
 

@@ -6,7 +6,7 @@ import os
 
 from railcar import trace
 from railcar.errors import RailcarError
-from railcar.state import FIFO, Container, proc_start_time, strerror, write_atomic
+from railcar.state import FIFO, Container, proc_start_time, strerror, write_atomic, write_fast
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         if sp.passed_fd >= 0:
             send_listener(sc, sp.passed_fd, c.oci_state(), process_pid(sp.pid, init))
         c.save()
+        write_fast(c, cg)
         if pid_file:
             write_atomic(os.path.abspath(pid_file), str(sp.pid).encode())
         return c

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 FIFO = "exec.fifo"
 STATE = "state.json"
+FAST = "fast"  # what the launcher's C fast path reads (csrc/fastpath.c)
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
@@ -192,6 +193,23 @@ class Container:
             out["annotations"] = d["annotations"]
         out["owner"] = d.get("owner", "")
         return out
+
+
+def write_fast(c: Container, cgroup: Any) -> None:
+    """The C fast path's view of a container: pid, start time, hooks, freezer,
+    cgroup dirs, and the state JSON with @STATUS@ and @PID@ to fill in."""
+    from railcar.jsonfast import dumps
+
+    hooks = c.data.get("hooks") or {}
+    st = c.oci_state()
+    st["status"], st["pid"] = "@STATUS@", "@PID@"
+    freezer, kind = cgroup.freezer_file() if cgroup is not None else ("", 0)
+    lines = ["railcar-fast 1", f"pid {c.pid} {c.data.get('pid_start', 0)}",
+             f"hooks {1 if hooks.get('poststart') else 0} {1 if hooks.get('poststop') else 0}",
+             f"freezer {kind} {freezer or '-'}"]
+    lines += [f"cgroup {d}" for d in (cgroup.dirs() if cgroup is not None else [])]
+    lines += [f"compact {dumps(st)}", "pretty", dumps(st, indent=2)]
+    write_atomic(os.path.join(c.dir, FAST), ("\n".join(lines) + "\n").encode())
 
 
 def list_ids(root: str) -> list[str]:

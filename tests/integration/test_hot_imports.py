@@ -51,6 +51,7 @@ def test_hot_commands_import_nothing_heavy(
     runtime: Runtime, make_bundle: BundleFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAILCAR_IMPORTTIME", "1")
+    monkeypatch.setenv("RAILCAR_FASTPATH", "0")  # the Python side of start/state/kill/delete
     cid = runtime.new_id()
     bundle = make_bundle(["sleep", "30"])
     seen: dict[str, set[str]] = {}
@@ -71,3 +72,31 @@ def test_hot_commands_import_nothing_heavy(
     assert all(seen.values()), f"RAILCAR_IMPORTTIME printed nothing: {seen}"
     bad = {cmd: sorted(mods & FORBIDDEN) for cmd, mods in seen.items() if mods & FORBIDDEN}
     assert not bad, f"heavy modules on the hot path: {bad}"
+
+
+def test_fast_path_answers_without_python(
+    runtime: Runtime, make_bundle: BundleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """state/start/kill/delete of a plain container are answered by the launcher's C fast path
+    (no interpreter: nothing imported) and give the same results as the Python path."""
+    monkeypatch.setenv("RAILCAR_IMPORTTIME", "1")
+    monkeypatch.setenv("RAILCAR_FASTPATH", "1")
+    cid = runtime.new_id()
+    runtime.create(make_bundle(["sleep", "30"]), cid)
+    fast = runtime.run("state", cid, check=True)
+    assert not imported(fast.stderr), fast.stderr
+    monkeypatch.setenv("RAILCAR_FASTPATH", "0")
+    slow = runtime.run("state", cid, check=True)
+    assert imported(slow.stderr)
+    assert fast.stdout == slow.stdout
+    monkeypatch.setenv("RAILCAR_FASTPATH", "1")
+    for args in (["start", cid], ["kill", cid, "KILL"]):
+        res = runtime.run(*args, check=True)
+        assert not imported(res.stderr), (args, res.stderr)
+    runtime.wait_status(cid, "stopped")
+    res = runtime.run("delete", cid, check=True)
+    assert not imported(res.stderr), res.stderr
+    assert runtime.container_dirs() == []
+    # an unknown id is worded by Python, whose message clients match
+    res = runtime.run("state", cid)
+    assert res.returncode == 1 and "container does not exist" in res.stderr

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "bin" / "railcar-static"
 DOCKER_PROFILE = REPO / "tests" / "data" / "docker-default-seccomp.json"
 TIMEOUT = 60
+SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CHROOT = shutil.which("chroot", path=SBIN_PATH) or "/usr/sbin/chroot"
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -76,7 +78,7 @@ def test_version_in_empty_chroot(binary: Path, tmp_path: Path) -> None:
     """Nothing but the binary: no /proc (argv[0] names the executable), no libc, no Python."""
     d = chroot_dir(tmp_path, binary)
     assert sorted(os.listdir(d)) == ["railcar"]
-    res = run(["chroot", str(d), "/railcar", "--version"], env={})
+    res = run([CHROOT, str(d), "/railcar", "--version"], env={})
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("railcar version "), res.stdout
     assert "(/railcar)" in res.stdout
@@ -84,13 +86,15 @@ def test_version_in_empty_chroot(binary: Path, tmp_path: Path) -> None:
 
 def in_chroot(d: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`chroot d /railcar args...` in a private mount namespace holding the kernel's filesystems."""
+    # The chroot is a mount point of its own, as a real root is: railcar sets the propagation of
+    # "/" (as runc does), which the kernel refuses (EINVAL) for a plain directory.
     script = (
-        'set -e; d="$1"; shift; '
+        'set -e; d="$1"; shift; mount --bind "$d" "$d"; '
         'mount -t proc proc "$d/proc"; mount --rbind /sys "$d/sys"; mount --rbind /dev "$d/dev"; '
         'exec chroot "$d" /railcar "$@"'
     )
     return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(d), *args],
-               env={"PATH": "/bin"}, stdin=subprocess.DEVNULL)
+               env={"PATH": SBIN_PATH}, stdin=subprocess.DEVNULL)
 
 
 def remove_cgroups(cid: str) -> None:

@@ -102,12 +102,20 @@ if [ ! -f "$PREFIX/.complete" ]; then
     rm -rf "$PREFIX" "$CACHE/work"
     mkdir -p "$CACHE/src"
     ensure_deb_src
-    DSCS="$(fetch python3.11 "$V_PY") $(fetch libseccomp "$V_SECCOMP") $(fetch zlib "$V_ZLIB") $(fetch libffi "$V_FFI")"
+    DSCS=""
+    for pair in "python3.11 $V_PY" "libseccomp $V_SECCOMP" "zlib $V_ZLIB" "libffi $V_FFI"; do
+        # shellcheck disable=SC2086
+        dsc=$(fetch $pair) || exit 1
+        DSCS="$DSCS $dsc"
+    done
     # shellcheck disable=SC2086
     static/build-deps.sh "$PREFIX" "$CACHE/work" $DSCS
     rm -rf "$CACHE/work"
     for d in $DSCS; do basename "$d"; done > "$PREFIX/sources"
     touch "$PREFIX/.complete"
+    for d in "$CACHE"/*/; do  # builds for other versions or recipes: stale
+        case "$d" in "$CACHE/src/" | "$PREFIX/") ;; *) rm -rf "$d" ;; esac
+    done
     echo "cached in $(($(date +%s) - T0)) s"
 else
     echo "using cached CPython + libraries: $PREFIX"
@@ -128,6 +136,9 @@ printf '%s\n' 'extern const unsigned char rc_helper_blob[];' 'extern const unsig
 printf '__asm__(".section .rodata\\n.balign 16\\n.global rc_helper_blob\\nrc_helper_blob:\\n.incbin \\"%s\\"\\n.global rc_helper_blob_end\\nrc_helper_blob_end:\\n.byte 0\\n.previous\\n");\n' \
     "$OUT/railcar-init" > "$OUT/gen/helper_blob.c"
 
+COMMIT=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)  # as setup.py
+"$PREFIX/bin/python3.11" -E -S static/mkzip.py "$OUT" "$PREFIX/lib/python3.11" "$REPO" \
+    "$(.venv/bin/python -c 'import docopt; print(docopt.__file__)')" static/orjson.py "$COMMIT"
 .venv/bin/cython -3 railcar/_core.pyx -o "$OUT/gen/_core.c"
 .venv/bin/cython -3 --module-name pyseccomp static/pyseccomp_static.pyx -o "$OUT/gen/pyseccomp.c"
 
@@ -139,7 +150,7 @@ compile() {  # compile SRC [FLAGS...]: object into $OUT/obj
     "$CC" $CFLAGS "$@" -c "$src" -o "$OUT/obj/$(basename "$src" .c).o"
 }
 pids=""
-for src in "$OUT/gen/_core.c" "$OUT/gen/pyseccomp.c" "$OUT/gen/helper_blob.c" static/dlshim.c \
+for src in "$OUT/gen/_core.c" "$OUT/gen/pyseccomp.c" "$OUT/gen/helper_blob.c" "$OUT/frozen.c" static/dlshim.c \
         $(ls csrc/*.c | grep -v -e '/helper\.c$' -e '/launcher\.c$'); do
     compile "$src" &
     pids="$pids $!"
@@ -156,9 +167,6 @@ for p in $pids; do wait "$p"; done
     $(cat "$PREFIX/lib/python-libs") "$PREFIX/lib/libseccomp.a"
 strip "$OUT/railcar.elf"
 
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-"$PREFIX/bin/python3.11" -E -S static/mkzip.py "$OUT/railcar.zip" "$PREFIX/lib/python3.11" "$REPO" \
-    .venv/lib/python3*/site-packages/docopt.py static/orjson.py "$COMMIT"
 cat "$OUT/railcar.elf" "$OUT/railcar.zip" > "$OUT/railcar"
 chmod 755 "$OUT/railcar"
 mv -f "$OUT/railcar" bin/railcar-static.tmp

@@ -133,9 +133,12 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir)
 
 #ifdef RC_STATIC
 /* The static build: the stdlib, railcar and its pure-Python libraries are a zip appended to this
- * executable (zipimport reads it from sys.executable), the C modules are built in. */
+ * executable (zipimport reads it from sys.executable) or frozen into it, the C modules are built
+ * in. */
 PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit_pyseccomp(void);
+/* the modules every start imports, frozen: no zip read on that path (static/mkzip.py) */
+extern const struct _frozen rc_frozen_modules[];
 
 /* An empty chroot has no /proc: then argv[0], or its PATH match, names this file.  Absolute,
  * because zipimport reopens the archive by name after railcar may have changed directory. */
@@ -238,6 +241,7 @@ int main(int argc, char **argv)
         c.pathconfig_warnings = 0;
         PyImport_AppendInittab("railcar._core", PyInit__core);
         PyImport_AppendInittab("pyseccomp", PyInit_pyseccomp);
+        PyImport_FrozenModules = rc_frozen_modules;
     }
 #else
     *slash = 0;

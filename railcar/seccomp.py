@@ -175,17 +175,26 @@ def compile_profile(section: dict, cache_dir: str) -> SeccompProgram:
     return prog
 
 
+def _builtin_libseccomp() -> tuple[int, ...]:
+    """Static build: libseccomp is linked in; its built-in pyseccomp knows the version."""
+    if "pyseccomp" not in sys.builtin_module_names:
+        return ()
+    import pyseccomp
+
+    return tuple(pyseccomp.LIBSECCOMP_VERSION)
+
+
 def features() -> dict:
     """The `linux.seccomp` object of the runtime-spec features document (features.md)."""
     lib = _libseccomp_file()
-    version = _version_tuple(lib)
+    version = _version_tuple(lib) or _builtin_libseccomp()
     archs = sorted(a for a in _ARCHS if a not in _ARCHS_SINCE_2_6 or version >= (2, 6))
     known = list(_FLAGS)
     supported: list[str] = []
-    if lib:
+    if lib or version:
         supported = [name for name, bit in _FLAGS.items() if _kernel_has_flag(bit)]
     return {
-        "enabled": bool(lib),
+        "enabled": bool(lib or version),
         "actions": sorted(_ACTIONS),
         "operators": sorted(_OPERATORS),
         "archs": archs,
@@ -197,7 +206,7 @@ def features() -> dict:
 def libseccomp_version() -> str:
     """The libseccomp version from the library's file name, e.g. "2.5.4" ("" when not found);
     for the features document's annotations."""
-    v = _version_tuple(_libseccomp_file())
+    v = _version_tuple(_libseccomp_file()) or _builtin_libseccomp()
     return ".".join(map(str, v)) if v else ""
 
 
@@ -311,6 +320,8 @@ def _lib_dirs() -> list[str]:
 def _libseccomp_file() -> str:
     """Real path of the libseccomp.so.2 dlopen would pick ("libseccomp.so.2.5.4"), "" if none.
     Found by looking at files, not by importing ctypes (that costs ~25 ms)."""
+    if "pyseccomp" in sys.builtin_module_names:
+        return ""  # static build: the linked-in library, not a file on this host
     for d in _lib_dirs():
         p = f"{d}/libseccomp.so.2"
         if os.path.exists(p):

@@ -177,30 +177,44 @@ Options:
     "checkpoint": """Usage: railcar checkpoint [options] <id>
 
 Options:
-  --image-path=<dir>     where to write the checkpoint
-  --work-path=<dir>      CRIU work directory
-  --leave-running        leave the container running
-  --tcp-established      allow established TCP connections
-  --ext-unix-sk          allow external unix sockets
-  --shell-job            allow shell jobs
-  --file-locks           handle file locks
-  -h --help              show this help
+  --image-path=<dir>            where to write the checkpoint [default: ./checkpoint]
+  --work-path=<dir>             CRIU work directory and logs (default: the image path)
+  --parent-path=<dir>           previous (pre-)dump, relative to the image path
+  --leave-running               leave the container running after the checkpoint
+  --tcp-established             allow established TCP connections
+  --ext-unix-sk                 allow external unix sockets
+  --shell-job                   allow shell jobs
+  --file-locks                  handle file locks
+  --pre-dump                    dump memory only, leave the container running
+  --manage-cgroups-mode=<mode>  soft, full, strict or ignore [default: soft]
+  --empty-ns=<ns>               create this namespace but do not restore it (network)
+  --auto-dedup                  deduplicate against the parent image
+  --lazy-pages                  leave memory pages to be fetched on demand
+  --page-server=<addr:port>     send pages to this CRIU page server
+  --status-fd=<fd>              CRIU writes \\0 to this fd when lazy pages are ready
+  -h --help                     show this help
 """,
     "restore": """Usage: railcar restore [options] <id>
 
 Options:
-  -b --bundle=<dir>          bundle directory [default: .]
-  --image-path=<dir>         checkpoint to restore
-  --work-path=<dir>          CRIU work directory
-  --pid-file=<file>          write the pid here
-  --console-socket=<sock>    unix socket receiving the pty master
-  -d --detach                do not wait for the container
-  --tcp-established          allow established TCP connections
-  --ext-unix-sk              allow external unix sockets
-  --shell-job                allow shell jobs
-  --file-locks               handle file locks
-  --no-pivot                 do not use pivot_root
-  -h --help                  show this help
+  -b --bundle=<dir>             bundle directory [default: .]
+  --image-path=<dir>            checkpoint to restore [default: ./checkpoint]
+  --work-path=<dir>             CRIU work directory and logs (default: the image path)
+  --pid-file=<file>             write the container's init pid here
+  --console-socket=<sock>       unix socket receiving the pty master
+  -d --detach                   do not wait for the container
+  --no-pivot                    do not use pivot_root
+  --no-subreaper                do not become a subreaper
+  --tcp-established             allow established TCP connections
+  --ext-unix-sk                 allow external unix sockets
+  --shell-job                   allow shell jobs
+  --file-locks                  handle file locks
+  --manage-cgroups-mode=<mode>  soft, full, strict or ignore [default: soft]
+  --empty-ns=<ns>               create this namespace but do not restore it (network)
+  --auto-dedup                  deduplicate the images while restoring
+  --lazy-pages                  fetch memory pages on demand (criu lazy-pages)
+  --status-fd=<fd>              CRIU writes \\0 to this fd once restored
+  -h --help                     show this help
 """,
 }
 

@@ -36,7 +36,9 @@ PKG_CONFIG_LIBDIR=$PREFIX/lib/pkgconfig
 PKG_CONFIG_PATH=
 export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
 
-unpack() {  # unpack NAME: extract NAME's .dsc (Debian patches applied) into $WORK/NAME
+# unpack NAME: extract NAME's .dsc (Debian patches applied) into $WORK/NAME.  --no-check: apt
+# has checked the files against the signed index; the .dsc signature needs a keyring we lack.
+unpack() {
     rm -rf "${WORK:?}/$1"
     for dsc in $DSCS; do
         case "$(basename "$dsc")" in
@@ -47,23 +49,29 @@ unpack() {  # unpack NAME: extract NAME's .dsc (Debian patches applied) into $WO
     exit 1
 }
 DSCS="$*"
+fail() {  # fail NAME: show the end of NAME's log
+    echo "build-deps: $1 failed; the end of $WORK/$1.log:" >&2
+    tail -40 "$WORK/$1.log" >&2
+    exit 1
+}
 
 echo "== zlib"
 unpack zlib
-(cd "$WORK/zlib" && ./configure --static --prefix="$PREFIX" >/dev/null && make -j"$JOBS" libz.a >/dev/null &&
-    make install >/dev/null)
+(cd "$WORK/zlib" && ./configure --static --prefix="$PREFIX" && make -j"$JOBS" libz.a && make install) \
+    >"$WORK/zlib.log" 2>&1 || fail zlib
 
 echo "== libffi"
 unpack libffi
 (cd "$WORK/libffi" && ./configure --prefix="$PREFIX" --disable-shared --enable-static --disable-docs \
-    --disable-multi-os-directory --disable-exec-static-tramp >/dev/null &&
-    make -j"$JOBS" >/dev/null && make install >/dev/null)
+    --disable-multi-os-directory --disable-exec-static-tramp && make -j"$JOBS" && make install) \
+    >"$WORK/libffi.log" 2>&1 || fail libffi
 
 echo "== libseccomp"
 unpack libseccomp
-(cd "$WORK/libseccomp" && ./configure --prefix="$PREFIX" --disable-shared --enable-static \
-    --disable-python >/dev/null && make -j"$JOBS" -C include >/dev/null && make -j"$JOBS" -C src >/dev/null &&
-    make -C include install >/dev/null && make -C src install >/dev/null)
+# Same version and Debian patches as the host's libseccomp2: same BPF as the dynamic build.
+(cd "$WORK/libseccomp" && ./configure --prefix="$PREFIX" --disable-shared --enable-static --disable-python &&
+    make -j"$JOBS" -C include && make -j"$JOBS" -C src && make -C include install && make -C src install) \
+    >"$WORK/libseccomp.log" 2>&1 || fail libseccomp
 
 echo "== CPython"
 unpack python3.11
@@ -80,14 +88,9 @@ grep -q '^    MODULES_SETUP_STDLIB=Modules/Setup.stdlib$' "$PY/configure" || {
 # (a static executable cannot dlopen).  LINKFORSHARED empty: nothing to export to extensions.
 (cd "$PY" && MODULE_BUILDTYPE=static LDFLAGS="-static -L$PREFIX/lib" CPPFLAGS="-I$PREFIX/include" \
     LINKFORSHARED=" " ./configure --prefix="$PREFIX" --disable-shared --disable-test-modules \
-    --without-ensurepip --without-doc-strings --with-system-ffi >"$WORK/python-configure.log" 2>&1) || {
-    tail -30 "$WORK/python-configure.log" >&2
-    exit 1
-}
-(cd "$PY" && make -j"$JOBS" python pybuilddir.txt >"$WORK/python-make.log" 2>&1) || {
-    tail -40 "$WORK/python-make.log" >&2
-    exit 1
-}
+    --without-ensurepip --without-doc-strings --with-system-ffi) >"$WORK/python-configure.log" 2>&1 ||
+    fail python-configure
+(cd "$PY" && make -j"$JOBS" python pybuilddir.txt) >"$WORK/python-make.log" 2>&1 || fail python-make
 # A minimal install (make install would also byte-compile the whole stdlib three times, for
 # nothing: build-static.sh compiles what it ships).
 VER=3.11
@@ -95,6 +98,7 @@ cp "$PY/python" "$PREFIX/bin/python$VER"
 cp "$PY/libpython$VER.a" "$PREFIX/lib/"
 rm -rf "$PREFIX/lib/python$VER" "$PREFIX/include/python$VER"
 cp -a "$PY/Lib" "$PREFIX/lib/python$VER"
+rm -rf "$PREFIX/lib/python$VER/test"  # 30 MB never shipped
 mkdir -p "$PREFIX/lib/python$VER/lib-dynload"  # getpath's landmark for exec_prefix; stays empty
 cp "$PY/$(cat "$PY/pybuilddir.txt")"/_sysconfigdata_*.py "$PREFIX/lib/python$VER/"
 mkdir -p "$PREFIX/include/python$VER"

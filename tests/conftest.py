@@ -285,7 +285,9 @@ class Runtime:
 
     def container_dirs(self) -> list[str]:
         """Sorted names of the directories under --root (one per container)."""
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def wait_until(self, pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout

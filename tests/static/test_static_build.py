@@ -93,8 +93,11 @@ def in_chroot(d: Path, *args: str) -> subprocess.CompletedProcess[str]:
         'mount -t proc proc "$d/proc"; mount --rbind /sys "$d/sys"; mount --rbind /dev "$d/dev"; '
         'exec chroot "$d" /railcar "$@"'
     )
-    return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(d), *args],
-               env={"PATH": SBIN_PATH}, stdin=subprocess.DEVNULL)
+    return run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(d), *args],
+        env={"PATH": SBIN_PATH},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def remove_cgroups(cid: str) -> None:

@@ -59,8 +59,9 @@ void rc_setup_console(const struct rc_plan *p, int fd, int *slave)
         if (ioctl(master, TIOCSWINSZ, &ws) < 0)
             rc_fail(fd, "console", errno, "set console size");
     }
-    /* /dev/console is the pty, as in runc: bind the slave over it */
-    {
+    /* /dev/console is the pty, as in runc: bind the slave over it (not for
+     * exec: the container's /dev/console stays its own) */
+    if (!p->exec_mode) {
         char src[64];
         int c = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (c < 0)

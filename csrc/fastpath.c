@@ -207,7 +207,7 @@ static int do_start(const char *dir)
         return NOT_HANDLED;
     if (load(dir, &f) < 0 || f.poststart || !(st = status(dir, &f)) || strcmp(st, "created"))
         goto out;
-    n = render(f.compact, "running", f.pid, out + 4, sizeof out - 4);
+    n = render(f.compact, "created", f.pid, out + 4, sizeof out - 4);
     if (n < 0)
         goto out;
     snprintf(path, sizeof path, "%s/exec.fifo", dir);
@@ -323,7 +323,7 @@ int rc_fastpath(int argc, char **argv)
             root = a + 7;
         } else if (!strncmp(a, "--log=", 6)) {
             log = a + 6;
-        } else if (strncmp(a, "--log-format=", 13) && strcmp(a, "--systemd-cgroup")) {
+        } else if (strncmp(a, "--log-format=", 13) && strcmp(a, "--systemd-cgroup") && strcmp(a, "--no-init")) {
             return NOT_HANDLED;   /* --debug, --trace-startup, unknown: Python */
         }
     }

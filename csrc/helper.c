@@ -416,8 +416,16 @@ static void run_init(void)
     close(P.sync_fd);
     if (P.fifo_fd >= 0)
         close(P.fifo_fd);
-    if (P.tty_fd >= 0)
-        close(P.tty_fd);
+    if (P.tty_fd >= 0) {
+        /* with a terminal the container's stdio is the pty: the stdio create
+         * ran with (a shim's pipes) must not stay open here, or whoever reads
+         * them to the end waits as long as the container lives */
+        dup2(P.tty_fd, 0);
+        dup2(P.tty_fd, 1);
+        dup2(P.tty_fd, 2);
+        if (P.tty_fd > 2)
+            close(P.tty_fd);
+    }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (;;) {
         siginfo_t si;
@@ -441,6 +449,7 @@ static void run_init(void)
 int main(int argc, char **argv, char **envp)
 {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NAME, "railcar-init", 0, 0, 0);  /* not "memfd:railcar-i" in ps */
     P.sync_fd = P.fifo_fd = P.tty_fd = P.listener_fd = -1;
     if (argc < 5) {
         dprintf(2, "railcar-init: internal helper of railcar, not to be run by hand\n");

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,9 +120,21 @@ void rc_setup_process(const struct rc_plan *p, int fd)
                     p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
                     (unsigned long long)rl.rlim_max);
     }
+    if (p->new_flags & CLONE_NEWNET)
+        rc_loopback_up(fd);
     rc_setup_rootfs(p, fd);
+    rc_setup_console(p, fd, &slave);
+    /* before /proc/sys is made read-only, which docker's config does */
     for (i = 0; i < p->nsysctl; i++)
         write_proc(fd, "sysctl", p->sysctl[i].field, p->sysctl[i].key, p->sysctl[i].value);
+    if (p->cwd) {
+        /* created while the root may still be written */
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rc_mkdirall_in_root(root, p->cwd, 0755, 0) < 0)
+            rc_fail(fd, "cwd", errno, "create cwd %s", p->cwd);
+        close(root);
+    }
+    rc_finish_rootfs(p, fd);
 process:
     if (p->exec_mode) {
         for (i = 0; i < p->nrlimits; i++) {
@@ -134,15 +147,10 @@ process:
     }
     if (p->umask_ >= 0)
         umask((mode_t)p->umask_);
-    if (p->cwd) {
-        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (!p->exec_mode && rc_mkdirall_in_root(root, p->cwd, 0755, 0) < 0)
-            rc_fail(fd, "cwd", errno, "create cwd %s", p->cwd);
-        close(root);
-        if (chdir(p->cwd) < 0)
-            rc_fail(fd, "cwd", errno, "chdir to cwd (\"%s\") set in config.json", p->cwd);
-    }
-    rc_setup_console(p, fd, &slave);
+    if (p->cwd && chdir(p->cwd) < 0)
+        rc_fail(fd, "cwd", errno, "chdir to cwd (\"%s\") set in config.json", p->cwd);
+    if (p->exec_mode)
+        rc_setup_console(p, fd, &slave);
     rc_lookup_exe(p, fd, exe, sizeof exe);
 
     /* fd hygiene (CVE-2024-21626): everything from 3+preserve up is closed at

@@ -36,6 +36,7 @@ struct rc_mount {
     uint64_t attr_set, attr_clr; /* mount_setattr attributes applied recursively (rbind ro) */
     int is_file;               /* bind of a non-directory: target is created as a file */
     int is_symlink;            /* not a mount: create symlink dest -> source inside the rootfs */
+    int copyup;                /* tmpfs over a directory: copy its contents in; 2: and its mode */
     const char *field;         /* config.json field, for errors: "mounts[3]" */
 };
 
@@ -135,6 +136,9 @@ int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_f
 void rc_create_devices(const struct rc_plan *p, int rootfd, int sync_fd); /* devices.c */
 void rc_setup_console(const struct rc_plan *p, int sync_fd, int *slave);  /* console.c */
 void rc_setup_process(const struct rc_plan *p, int sync_fd);      /* process.c */
+void rc_finish_rootfs(const struct rc_plan *p, int sync_fd);      /* rootfs.c */
+int rc_copyup(int src, int dst, int take_mode, const char **what); /* copyup.c */
+void rc_loopback_up(int sync_fd);                                 /* loopback.c */
 void rc_lookup_exe(const struct rc_plan *p, int sync_fd, char *out, size_t outlen);
 
 #endif

@@ -45,7 +45,7 @@ static int bind_remount(const char *path, unsigned long flags)
 static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount *m, int fd)
 {
     char tpath[64];
-    int tfd;
+    int tfd, below = -1;
 
     if (m->is_symlink) {
         /* symlink dest -> source, made relative to the resolved parent */
@@ -75,10 +75,26 @@ static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount 
     if (tfd < 0)
         rc_fail(fd, "mount", errno, "%s.destination: open %s", m->field, m->dest);
     FDPATH(tpath, tfd);
+    if (m->copyup) {
+        /* the directory as it is before the tmpfs covers it */
+        below = rc_open_in_root(rootfd, m->dest, O_RDONLY | O_DIRECTORY);
+        if (below < 0)
+            rc_fail(fd, "mount", errno, "%s: tmpcopyup: open %s", m->field, m->dest);
+    }
     if (mount(m->source, tpath, m->fstype, m->flags, m->data) < 0)
         rc_fail(fd, "mount", errno, "%s: mount %s to %s (type %s)", m->field,
                 m->source ? m->source : "none", m->dest, m->fstype ? m->fstype : "bind");
     close(tfd);
+    if (below >= 0) {
+        const char *what;
+        int top = rc_open_in_root(rootfd, m->dest, O_RDONLY | O_DIRECTORY);
+        if (top < 0)
+            rc_fail(fd, "mount", errno, "%s: tmpcopyup: open the tmpfs on %s", m->field, m->dest);
+        if (rc_copyup(below, top, m->copyup == 2, &what) < 0)
+            rc_fail(fd, "mount", errno, "%s: tmpcopyup: copy %s/%s", m->field, m->dest, what);
+        close(top);
+        close(below);
+    }
     if (!m->remount && !m->propagation && !m->attr_set && !m->attr_clr)
         return;
 attributes:
@@ -139,11 +155,29 @@ static void pivot(const struct rc_plan *p, int fd)
     close(newroot);
 }
 
+/* runc's order: read-only paths, then masks (which may lie below them) */
 static void mask_paths(const struct rc_plan *p, int fd)
 {
     int i, rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     char tpath[64];
     struct stat st;
+    for (i = 0; i < p->nreadonly; i++) {
+        int t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
+        if (t < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc_fail(fd, "readonly path", errno, "open %s", p->readonly[i]);
+        }
+        FDPATH(tpath, t);
+        if (mount(tpath, tpath, NULL, MS_BIND | MS_REC, NULL) < 0)
+            rc_fail(fd, "readonly path", errno, "bind %s", p->readonly[i]);
+        close(t);
+        t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
+        FDPATH(tpath, t);
+        if (t < 0 || bind_remount(tpath, MS_RDONLY | MS_REC) < 0)
+            rc_fail(fd, "readonly path", errno, "remount %s read-only", p->readonly[i]);
+        close(t);
+    }
     for (i = 0; i < p->nmasked; i++) {
         int t = rc_open_in_root(rootfd, p->masked[i], O_PATH);
         if (t < 0) {
@@ -160,23 +194,6 @@ static void mask_paths(const struct rc_plan *p, int fd)
         } else if (mount("/dev/null", tpath, NULL, MS_BIND, NULL) < 0) {
             rc_fail(fd, "masked path", errno, "bind /dev/null on %s", p->masked[i]);
         }
-        close(t);
-    }
-    for (i = 0; i < p->nreadonly; i++) {
-        int t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
-        if (t < 0) {
-            if (errno == ENOENT)
-                continue;
-            rc_fail(fd, "readonly path", errno, "open %s", p->readonly[i]);
-        }
-        FDPATH(tpath, t);
-        if (mount(tpath, tpath, NULL, MS_BIND | MS_REC, NULL) < 0)
-            rc_fail(fd, "readonly path", errno, "bind %s", p->readonly[i]);
-        close(t);
-        t = rc_open_in_root(rootfd, p->readonly[i], O_PATH);
-        FDPATH(tpath, t);
-        if (t < 0 || bind_remount(tpath, MS_RDONLY | MS_REC) < 0)
-            rc_fail(fd, "readonly path", errno, "remount %s read-only", p->readonly[i]);
         close(t);
     }
     close(rootfd);
@@ -211,8 +228,13 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
         if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
             rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
     }
+    return 0;
+}
+
+/* after sysctls and the console: what makes parts of the rootfs read-only */
+void rc_finish_rootfs(const struct rc_plan *p, int fd)
+{
     mask_paths(p, fd);
     if (p->readonly_root && bind_remount("/", MS_RDONLY) < 0)
         rc_fail(fd, "rootfs", errno, "remount / read-only");
-    return 0;
 }

@@ -28,6 +28,7 @@ cdef extern from "rc.h":
         uint64_t attr_clr
         int is_file
         int is_symlink
+        int copyup
         const char *field
     struct rc_device:
         const char *path
@@ -205,6 +206,7 @@ cdef class Spawn:
             self.mounts[i].attr_clr = aclr
             self.mounts[i].is_file = is_file
             self.mounts[i].is_symlink = is_link
+            self.mounts[i].copyup = m[12] if len(m) > 12 else 0
         p.mounts = self.mounts
         p.ndevices = len(lp.devices)
         self.devices = <rc_device *>calloc(p.ndevices + 1, sizeof(rc_device))

@@ -19,7 +19,7 @@ OptSpec = "tuple[str | None, str | None, int, Any]"
 class Globals:
     """The global options, as attributes."""
 
-    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless", "criu", "trace")
+    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless", "criu", "trace", "no_init")
 
     def __init__(self, opts: dict[str, Any]) -> None:
         self.root: str = opts["--root"]
@@ -30,6 +30,7 @@ class Globals:
         self.rootless: str = opts["--rootless"]
         self.criu: str = opts["--criu"]
         self.trace: bool = bool(opts["--trace-startup"])
+        self.no_init: bool = bool(opts["--no-init"])
 
 
 class UsageError(RailcarError):

@@ -24,9 +24,16 @@ class LocalConsole:
         for level, typ, data in anc:
             if level == 1 and typ == 1:  # SOL_SOCKET, SCM_RIGHTS
                 fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        if not fds:
+            from railcar.errors import RailcarError
+
+            raise RailcarError("the container's process did not send its terminal")
         self.master = fds[0]
-        os.close(self.child_end)
-        self.child_end = -1
+        for extra in fds[1:]:
+            os.close(extra)
+        if self.child_end >= 0:  # exec hands its end to the launch plan, which closes it
+            os.close(self.child_end)
+            self.child_end = -1
 
     def _winsize(self) -> None:
         import fcntl

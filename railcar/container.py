@@ -251,7 +251,7 @@ def start(c: Container) -> None:
     from railcar.jsonfast import dumps
 
     state = c.oci_state()
-    state["status"] = "running"
+    state["status"] = "created"  # what startContainer hooks see, as runc gives them
     data = dumps(state).encode()
     try:
         os.write(fd, len(data).to_bytes(4, "little") + data)  # startContainer hooks' stdin

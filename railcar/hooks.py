@@ -14,36 +14,40 @@ def run(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
     """Run hooks in order; the first failure raises RailcarError naming the hook."""
     if not hooks:
         return
-    import subprocess
-
     from railcar.jsonfast import dumps
 
     data = dumps(state).encode()
     for i, h in enumerate(hooks):
-        path = h["path"]
-        args = h.get("args") or [path]
-        timeout = h.get("timeout")
-        what = f"{kind} hook #{i} ({path})"
-        try:
-            p = subprocess.Popen(args, executable=path, env=_env(h.get("env")), stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                                 preexec_fn=preexec, start_new_session=True)
-        except OSError as e:
-            from railcar.state import strerror
+        _run_one(f"{kind} hook #{i}", h, data, preexec)
 
-            raise RailcarError(f"{what}: {strerror(e.errno)}") from None
-        try:
-            out, err = p.communicate(data, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(p)
-            raise RailcarError(f"{what}: timed out after {timeout}s") from None
-        except BrokenPipeError:
-            out, err = b"", b""
-            p.wait()
-        if p.returncode != 0:
-            detail = (err or out).decode("utf-8", "replace").strip()
-            how = (f"exit status {p.returncode}" if p.returncode > 0 else f"killed by signal {-p.returncode}")
-            raise RailcarError(f"{what}: {how}" + (f", stderr: {detail}" if detail else ""))
+
+def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], None] | None) -> None:
+    import subprocess
+
+    path = h["path"]
+    args = h.get("args") or [path]
+    timeout = h.get("timeout")
+    what = f"{name} ({path})"
+    try:
+        p = subprocess.Popen(args, executable=path, env=_env(h.get("env")), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                             preexec_fn=preexec, start_new_session=True)
+    except OSError as e:
+        from railcar.state import strerror
+
+        raise RailcarError(f"{what}: {strerror(e.errno)}") from None
+    try:
+        out, err = p.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(p)
+        raise RailcarError(f"{what}: timed out after {timeout}s") from None
+    except BrokenPipeError:
+        out, err = b"", b""
+        p.wait()
+    if p.returncode != 0:
+        detail = (err or out).decode("utf-8", "replace").strip()
+        how = (f"exit status {p.returncode}" if p.returncode > 0 else f"killed by signal {-p.returncode}")
+        raise RailcarError(f"{what}: {how}" + (f", stderr: {detail}" if detail else ""))
 
 
 def _env(env: list[str] | None) -> dict[str, str]:
@@ -65,10 +69,13 @@ def _kill(p: Any) -> None:
 
 
 def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> None:
-    """poststart/poststop: failures are logged, not fatal."""
-    try:
-        run(kind, hooks, state)
-    except RailcarError as e:
-        from railcar import log
+    """poststart/poststop: a failure is logged and the remaining hooks still run (the spec)."""
+    from railcar import log
+    from railcar.jsonfast import dumps
 
-        log.warning(e.msg)
+    data = dumps(state).encode()
+    for i, h in enumerate(hooks):
+        try:
+            _run_one(f"{kind} hook #{i}", h, data, None)
+        except RailcarError as e:
+            log.warning(e.msg)

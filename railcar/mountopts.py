@@ -48,7 +48,7 @@ BIND_REMOUNT = (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_N
 
 
 class MountOptions:
-    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data")
+    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "copyup")
 
     def __init__(self) -> None:
         self.flags = 0
@@ -56,6 +56,7 @@ class MountOptions:
         self.attr_set = 0
         self.attr_clr = 0
         self.data: list[str] = []
+        self.copyup = False  # tmpcopyup: a runc extension, never passed to the kernel
 
 
 def parse(options: list[str]) -> MountOptions:
@@ -79,6 +80,9 @@ def parse(options: list[str]) -> MountOptions:
                 o.attr_set &= ~r[1]
             else:
                 o.attr_set |= r[1]
+            continue
+        if opt == "tmpcopyup":
+            o.copyup = True
             continue
         o.data.append(opt)
     return o

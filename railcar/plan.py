@@ -190,9 +190,12 @@ def mounts(cfg: dict[str, Any], bundle: str, lp: LaunchPlan, ns: dict[str, str |
                               o.attr_set, o.attr_clr, is_file, 0, _b(f"mounts[{i}]")))
             continue
         data = ",".join(o.data) or None
+        copyup = 0
+        if o.copyup and typ == "tmpfs":
+            copyup = 1 if any(d.startswith("mode=") for d in o.data) else 2
         lp.mounts.append((_b(src) if src else _b(typ or "none"), _b(dest), _b(typ) if typ else None,
                           _b(data) if data else None, o.flags, 0, o.propagation, o.attr_set,
-                          o.attr_clr, 0, 0, _b(f"mounts[{i}]")))
+                          o.attr_clr, 0, 0, _b(f"mounts[{i}]"), copyup))
 
 
 def _cgroup_mount(dest: str, o: mo.MountOptions, lp: LaunchPlan, cgroup_dirs: list[tuple[str, str]],

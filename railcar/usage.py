@@ -40,6 +40,8 @@ Options:
   --rootless=<value>     true, false or auto [default: auto]
   --criu=<path>          path to criu [default: criu]
   --trace-startup        print where startup time goes, to stderr
+  --no-init              create and run without railcar's init (for engines'
+                         runtimeArgs: the process is pid 1, as with runc)
   -v --version           print the version
   -h --help              show this help
 """

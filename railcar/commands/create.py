@@ -21,5 +21,5 @@ def main(args: dict, g: Globals) -> int:
 
     container.create(g, args["<id>"], args["--bundle"], pid_file=args["--pid-file"],
                      console_socket=args["--console-socket"], no_pivot=args["--no-pivot"],
-                     preserve_fds=preserve(args), init=not args["--no-init"])
+                     preserve_fds=preserve(args), init=not (args["--no-init"] or g.no_init))
     return 0

@@ -84,6 +84,13 @@ def main(args: dict, g: Globals) -> int:
         if not args["--detach"]:
             e.code = 255  # without --detach the exit code is the process's; ours is 255
         raise
+    except OSError as e:
+        if args["--detach"]:
+            raise
+        from railcar.state import strerror
+
+        raise RailcarError(f"exec failed: {e.filename or ''}{': ' if e.filename else ''}{strerror(e.errno)}",
+                           code=255) from None
 
 
 def run(args: dict, g: Globals) -> int:

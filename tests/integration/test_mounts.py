@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,35 @@ def test_rootfs_propagation_shared(runtime: Runtime, make_bundle: BundleFactory,
     # runc 1.1.5 applies rootfsPropagation to the old root only: its "/" never shows shared:N.
     root = root_mount(runtime, make_bundle, prop)
     assert "shared" in root.propagation(), root
+
+
+def test_tmpfs_tmpcopyup_copies_the_directory(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # podman --tmpfs / --read-only: the tmpfs starts with what the image had there
+    b = make_bundle(sh("cd /data && find . | sort && cat f sub/g && readlink ln && stat -c '%a %u:%g' . sub/g"
+                       " && grep ' /data ' /proc/self/mountinfo"))
+    data = b.rootfs / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "f").write_text("one\n")
+    (data / "sub/g").write_text("two\n")
+    (data / "sub/g").chmod(0o604)
+    os.chown(data / "sub/g", 1000, 1000)
+    (data / "ln").symlink_to("sub/g")
+    data.chmod(0o750)
+    b.config["mounts"].append(mnt("/data", "tmpfs", "tmpfs", "tmpcopyup", "nosuid"))
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    lines = res.stdout.splitlines()
+    assert lines[:5] == [".", "./f", "./ln", "./sub", "./sub/g"], res.stdout
+    assert lines[5:8] == ["one", "two", "sub/g"], res.stdout
+    assert lines[8:10] == ["750 0:0", "604 1000:1000"], res.stdout
+    assert " - tmpfs " in lines[10] and "tmpcopyup" not in lines[10], res.stdout
+    assert (data / "f").read_text() == "one\n"  # the image's directory is untouched
+
+
+def test_tmpfs_tmpcopyup_mode_option_wins(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b = make_bundle(["stat", "-c", "%a", "/data"])
+    (b.rootfs / "data").mkdir(mode=0o700)
+    b.config["mounts"].append(mnt("/data", "tmpfs", "tmpfs", "tmpcopyup", "mode=1777"))
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert res.stdout.strip() == "1777", res.stdout

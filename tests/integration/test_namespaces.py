@@ -107,3 +107,13 @@ def test_user_namespace_new_inode(runtime: Runtime, make_bundle: BundleFactory) 
     res = runtime.run_container(b)
     assert res.returncode == 0, describe(res)
     assert ns_inside(res.stdout)["user"] != ns_link("user")
+
+
+def test_new_network_namespace_has_loopback_up(run_in: RunIn) -> None:
+    # as in runc: lo is up, so 127.0.0.1 works inside a fresh network namespace
+    res = run_in(sh("cat /sys/class/net/lo/operstate /sys/class/net/lo/flags;"
+                    " nc -l -p 4444 > /tmp/got & sleep 0.3;"
+                    " echo over-lo | nc -w 2 127.0.0.1 4444; wait; cat /tmp/got"))
+    lines = res.stdout.split()
+    assert int(lines[1], 16) & 1, res.stdout  # IFF_UP
+    assert lines[-1] == "over-lo", res.stdout

@@ -165,3 +165,15 @@ def test_no_init_runs_program_as_pid1(run_in: RunIn) -> None:
 def test_init_forwards_exit_code_and_signal(run_in: RunIn) -> None:
     run_in(sh("exit 9"), expect=9)
     run_in(sh("kill -KILL $$"), expect=137)  # killed by a signal: 128+N like a shell
+
+
+def test_sysctl_written_though_proc_sys_is_read_only(run_in: RunIn) -> None:
+    # docker's config has both: the sysctls must be written before /proc/sys turns read-only
+    assert "/proc/sys" in DEFAULT_SPEC["linux"]["readonlyPaths"]
+    res = run_in(sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax;"
+                    " echo 1 > /proc/sys/kernel/msgmax && echo writable"),
+                 expect=None, linux={"sysctl": {"net.ipv4.ip_unprivileged_port_start": "0",
+                                                "kernel.msgmax": "12345"}})
+    assert res.stdout.split()[:2] == ["0", "12345"], res.stdout
+    assert "writable" not in res.stdout  # and /proc/sys is still read-only afterwards
+    assert res.returncode != 0

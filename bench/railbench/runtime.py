@@ -11,6 +11,8 @@ from railbench import proc
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "railcar": (str(REPO / "bin" / "railcar"),),
+    # railcar without its init (the program is pid 1, as with runc and crun): what the init costs
+    "railcar-noinit": (str(REPO / "bin" / "railcar"),),
     "runc": ("/usr/sbin/runc", "runc"),
     "crun": ("/usr/bin/crun", "crun"),
 }
@@ -24,6 +26,7 @@ class Runtime:
     path: str
     root: Path
     version: str
+    global_args: tuple[str, ...] = ()
 
     @property
     def version_line(self) -> str:
@@ -38,7 +41,7 @@ class Runtime:
         return None
 
     def argv(self, *args: str) -> list[str]:
-        return [self.path, "--root", str(self.root), *args]
+        return [self.path, "--root", str(self.root), *self.global_args, *args]
 
     def call(self, *args: str, timeout: float = CALL_TIMEOUT) -> proc.Outcome:
         return proc.run(self.argv(*args), timeout)
@@ -87,4 +90,5 @@ def open_runtime(name: str, path: str, workdir: Path) -> Runtime:
     root = workdir / f"root-{name}"
     root.mkdir(mode=0o700)
     version = proc.run([path, "--version"], CALL_TIMEOUT).check()
-    return Runtime(name=name, path=path, root=root, version=version.stdout.strip())
+    extra = ("--no-init",) if name.endswith("-noinit") else ()
+    return Runtime(name=name, path=path, root=root, version=version.stdout.strip(), global_args=extra)

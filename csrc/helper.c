@@ -288,7 +288,7 @@ static void become_process(void)
     uint64_t *c = P.caps;
 
     if (P.tty) {
-        if (setsid() < 0)
+        if (getsid(0) != getpid() && setsid() < 0)   /* main made the container's first one */
             fail("console", errno, "setsid");
         if (ioctl(P.tty_fd, TIOCSCTTY, 0) < 0)
             fail("console", errno, "set controlling terminal");
@@ -463,6 +463,11 @@ int main(int argc, char **argv, char **envp)
     if (!P.argv || !P.argv[0])
         fail("helper", EINVAL, "plan has no process.args");
     P.env = envp;                 /* the child passed the process's environment */
+    /* a session of its own, as runc's init (nsexec stage 2): the container must
+     * not stay in the caller's session and process group (a ^C at create's
+     * terminal, CRIU's "session leader outside of its pid namespace") */
+    if (setsid() < 0)
+        fail("init", errno, "setsid");
     if (P.init)
         run_init();
     become_process();

@@ -4,7 +4,8 @@ runc drives CRIU over its RPC socket (`criu swrk`); railcar uses the command lin
 options: the rootfs as --root, the init pid as the tree, bind mounts (config binds, the v1 cgroup
 directories, masked paths, host /sys, bound devices) as external mounts, joined net/pid namespaces as
 external namespaces, cgroups managed by CRIU (--manage-cgroups) and the container's stdio pipes
-handed over to the restored tree (descriptors.json, as runc writes it).
+handed over to the restored tree (descriptors.json, as runc writes it); stdio that is a host file
+(the host's /dev/null, a log file) goes as an external file, replaced by restore's own as well.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def _reason(out: str) -> str:
     msgs = []
     for line in out.splitlines():
         line = line.strip()
-        if line.startswith("Error ("):
-            line = line.split("): ", 1)[-1]
+        if "Error (" in line:  # in a log: "(00.100674)      1: Error (criu/x.c:12): text"
+            line = line.split("Error (", 1)[1].split("): ", 1)[-1]
         elif not line or line.startswith(("Warn", "Looks good")):
             continue
         if line and not line.startswith("exited, status=") and line not in msgs:
@@ -104,6 +105,11 @@ def _mountpoints(pid: int) -> set[str]:
         return set()
 
 
+def _abs(p: str) -> str:
+    """A container path, cleaned and rooted: "/sys" stays "/sys" (normpath keeps a leading "//")."""
+    return "/" + os.path.normpath("/" + p).lstrip("/")
+
+
 def _is_bind(m: dict[str, Any]) -> bool:
     opts = m.get("options") or []
     return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
@@ -117,7 +123,7 @@ def external_mounts(cfg: dict[str, Any], bundle: str, cg: Cgroup | None) -> list
     own_ns = {ns["type"]: ns.get("path") for ns in linux.get("namespaces") or []}
     out: dict[str, str] = {}
     for m in cfg.get("mounts") or []:
-        dest = os.path.normpath("/" + m["destination"])
+        dest = _abs(m["destination"])
         typ = m.get("type") or ""
         if _is_bind(m):
             src = m.get("source") or ""
@@ -133,14 +139,81 @@ def external_mounts(cfg: dict[str, Any], bundle: str, cg: Cgroup | None) -> list
                 if not host.startswith("->"):
                     out[f"{dest.rstrip('/')}/{name}"] = host
     for p in linux.get("maskedPaths") or []:
-        out.setdefault(os.path.normpath("/" + p), "/dev/null")
+        out.setdefault(_abs(p), "/dev/null")
     for d in linux.get("devices") or []:
         out.setdefault(d["path"], d["path"])
     return list(out.items())
 
 
-def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: bool) -> tuple[list[str], list[int]]:
-    """criu dump / pre-dump arguments for a running container (and fds to pass)."""
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants (through /proc/PID/task/TID/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def unrestorable(c: Any) -> str | None:
+    """Why CRIU could dump the container but never restore it, or None.
+
+    CRIU (up to 4.2 at least) restores /proc/PID/exe only from a regular file: a process that runs
+    from a memfd is dumped, and then its restore fails ("No entry for reg-file-ID"). railcar's init
+    runs from its sealed memfd (CVE-2019-5736), so a container created with it is refused before
+    CRIU freezes, dumps and kills it."""
+    for p in _tree(c.pid):
+        try:
+            exe = os.readlink(f"/proc/{p}/exe")
+        except OSError:
+            continue
+        if exe.startswith("/memfd:"):
+            if p == c.pid and c.data.get("init", True):
+                return ("the container runs railcar's init as pid 1, which runs from a sealed memfd, and CRIU "
+                        "cannot restore a process whose executable is a memfd: create the container with "
+                        "--no-init to checkpoint it")
+            return (f"process {p} runs from a memfd ({exe}), and CRIU cannot restore a process whose "
+                    "executable is a memfd")
+    return None
+
+
+def stdio_files(pid: int) -> dict[str, str]:
+    """{fd: CRIU key} of the init's fds 0-2 that are files outside the container's mounts (the
+    host's /dev/null, a log file create was given): CRIU cannot dump them by path, so they go as
+    external files (`file[MNT_ID:INODE]`, hex as CRIU names them) and restore hands over its own."""
+    try:
+        with open(f"/proc/{pid}/mountinfo") as f:
+            ids = {line.split(None, 1)[0] for line in f}
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for i in range(3):
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{i}").startswith("/"):
+                continue  # pipe:[..], socket:[..], anon_inode:..: not a file by path
+            ino = os.stat(f"/proc/{pid}/fd/{i}").st_ino
+            with open(f"/proc/{pid}/fdinfo/{i}") as f:
+                mnt = next((ln.split()[1] for ln in f if ln.startswith("mnt_id:")), "")
+        except (OSError, IndexError):
+            continue
+        if mnt and mnt not in ids:
+            out[str(i)] = f"file[{int(mnt):x}:{ino:x}]"
+    return out
+
+
+def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: bool,
+              stdio: dict[str, str] | None = None) -> tuple[list[str], list[int]]:
+    """criu dump / pre-dump arguments for a running container (and fds to pass); `stdio` is
+    stdio_files(), recorded in the image's META for restore."""
     from railcar.cgroups import Cgroup
 
     cfg = c.data.get("config") or {}
@@ -170,9 +243,12 @@ def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: boo
     if pre_dump:
         return args, fds
     seen = _mountpoints(c.pid)
-    for dest, _src in external_mounts(cfg, c.data.get("bundle", ""), cg):
-        if dest in seen:
-            args += ["--external", f"mnt[{dest}]:{dest}"]
+    for dest, src in external_mounts(cfg, c.data.get("bundle", ""), cg):
+        if dest not in seen:
+            continue
+        if src == "/dev/null" and os.path.isdir(f"/proc/{c.pid}/root{dest}"):
+            continue  # a masked directory is a read-only tmpfs, which CRIU dumps itself (runc too)
+        args += ["--external", f"mnt[{dest}]:{dest}"]
     for ns in (cfg.get("linux") or {}).get("namespaces") or []:
         if ns.get("path") and ns["type"] in _EXT_NS:
             kind, key = _EXT_NS[ns["type"]]
@@ -181,6 +257,8 @@ def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: boo
             except OSError as e:
                 raise RailcarError(f"checkpoint: stat {ns['path']}: {os.strerror(e.errno or 0)}") from None
             args += ["--external", f"{kind}[{ino}]:{key}"]
+    for key in sorted(set((stdio or {}).values())):
+        args += ["--external", key]
     return args, fds
 
 
@@ -252,6 +330,14 @@ def restore_args(cfg: dict[str, Any], bundle: str, opts: dict[str, Any], image: 
     for i, d in enumerate(descs if isinstance(descs, list) else []):
         if isinstance(d, str) and d.startswith(("pipe:", "socket:")) and i < 3:
             args += ["--inherit-fd", f"fd[{i}]:{d}"]  # our own stdio replaces the dumped pipes
+    try:
+        with open(os.path.join(image, META), "rb") as f:
+            stdio = loads(f.read()).get("stdio_files") or {}  # type: ignore[union-attr]
+    except (OSError, ValueError, AttributeError):
+        stdio = {}
+    for i, key in sorted(stdio.items() if isinstance(stdio, dict) else []):
+        if str(i) in ("0", "1", "2") and isinstance(key, str) and key.startswith("file["):
+            args += ["--inherit-fd", f"fd[{i}]:{key}"]  # and the dumped host files
     if opts.get("status_fd") is not None:
         args += ["--status-fd", str(opts["status_fd"])]
         fds.append(opts["status_fd"])
@@ -289,7 +375,7 @@ def run(criu: str, args: list[str], fds: list[int], work: str, log: str, what: s
             text = f.read()
     except OSError:
         text = ""
-    errs = [ln for ln in text.splitlines() if ln.lstrip().startswith("Error") or "Error (" in ln]
+    errs = [ln for ln in text.splitlines() if "Error (" in ln]  # CRIU's own, not `ip`'s "Error: ..."
     reason = _reason("\n".join(errs[-3:])) if errs else f"exit status {res.returncode}"
     raise RailcarError(f"{what}: criu {args[0]} failed: {reason} (log file: {logpath})")
 

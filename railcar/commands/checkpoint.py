@@ -57,18 +57,23 @@ def main(args: dict, g: Globals) -> int:
     if status in ("created", "stopped"):
         raise RailcarError(f"Container cannot be checkpointed in {status} state")
     binary = criu.check(g, "checkpoint")
+    why = criu.unrestorable(c)
+    if why:
+        raise RailcarError(f"checkpoint: {why}")
     opts = criu_opts(args)
     pre_dump = bool(args.get("--pre-dump"))
     image, work = image_dirs(args, "checkpoint", True)
     if opts["parent"] and not os.path.isdir(os.path.join(image, opts["parent"])):
         raise RailcarError(f"--parent-path: {os.path.join(image, opts['parent'])}: no such directory")
-    argv, fds = criu.dump_args(c, opts, image, work, pre_dump)
+    stdio = None if pre_dump else criu.stdio_files(c.pid)
+    argv, fds = criu.dump_args(c, opts, image, work, pre_dump, stdio)
     if not pre_dump:
         criu.write_descriptors(c.pid, image)
         from railcar.jsonfast import dumps
         from railcar.state import write_atomic
 
-        meta = {"id": c.id, "init": bool(c.data.get("init", True)), "cgroup": c.data.get("cgroup")}
+        meta = {"id": c.id, "init": bool(c.data.get("init", True)), "cgroup": c.data.get("cgroup"),
+                "stdio_files": stdio}
         write_atomic(os.path.join(image, criu.META), dumps(meta).encode(), 0o600)
     criu.run(binary, argv, fds, work, "pre-dump.log" if pre_dump else "dump.log", "checkpoint")
     if not (pre_dump or opts["leave_running"]):

@@ -638,7 +638,7 @@ def _compile(sec: dict) -> tuple[SeccompProgram, bool]:
     default, archs, want, rules, lpath, lmeta, notify = _validate(sec)
     P = "linux.seccomp"
     try:
-        import pyseccomp as sc
+        sc = _import_pyseccomp()
     except Exception as e:  # ImportError, or RuntimeError/OSError when libseccomp is missing
         raise RailcarError(f"{P}: libseccomp is not available: {e}") from None
 
@@ -744,6 +744,32 @@ def _compile(sec: dict) -> tuple[SeccompProgram, bool]:
         )
     prog = SeccompProgram(bpf, flags, lpath if notify else "", lmeta if notify else "")
     return prog, _loaded_library_matches()
+
+
+def _import_pyseccomp() -> Any:
+    """pyseccomp's import asks ctypes.util.find_library for libc and libseccomp, which imports
+    subprocess and runs `ldconfig -p` twice: about half of a cold compile. Both answers are known
+    (libseccomp found as the cache key found it), so a stand-in gives them for the import and is
+    removed after it; a later `import ctypes.util` gets the real module."""
+    lib = _libseccomp_file()
+    if not lib or "pyseccomp" in sys.modules or "ctypes.util" in sys.modules:
+        import pyseccomp
+
+        return pyseccomp
+    import ctypes
+    import types
+
+    known = {"c": "libc.so.6", "seccomp": lib}
+    stand_in = types.ModuleType("ctypes.util")
+    stand_in.find_library = known.get  # type: ignore[attr-defined]
+    sys.modules["ctypes.util"] = stand_in
+    ctypes.util = stand_in  # type: ignore[attr-defined]
+    try:
+        import pyseccomp
+    finally:
+        del sys.modules["ctypes.util"]
+        del ctypes.util  # type: ignore[attr-defined]
+    return pyseccomp
 
 
 def _export(filt: Any) -> bytes:

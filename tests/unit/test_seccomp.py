@@ -885,3 +885,20 @@ def test_features() -> None:
     assert set(f["supportedFlags"]) <= set(f["knownFlags"])
     assert "SECCOMP_FILTER_FLAG_LOG" in f["supportedFlags"]  # any kernel since 4.14
     assert sc.libseccomp_version().count(".") == 2
+
+
+def test_cold_compile_spawns_no_ldconfig_and_leaves_ctypes_util_real(tmp_path: Path) -> None:
+    """pyseccomp's own find_library calls would import subprocess and run `ldconfig -p` twice."""
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys, json\n"
+        "from railcar import seccomp\n"
+        f"prof = json.load(open({str(repo / 'tests/data/docker-default-seccomp.json')!r}))\n"
+        f"seccomp.compile_profile(prof, {str(tmp_path)!r})\n"
+        "print('subprocess' in sys.modules)\n"
+        "import ctypes.util\n"
+        "print(ctypes.util.__file__ is not None and ctypes.util.find_library('c') is not None)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", "True"], res.stdout

@@ -171,3 +171,18 @@ def test_failing_post_hook_does_not_fail_command(runtime: Runtime, make_bundle: 
     assert runtime.container_dirs() == []
     if runtime.is_railcar:  # the spec: remaining hooks continue as if the hook had succeeded
         assert log.read_text() == "second-hook-ran\n"
+
+
+@pytest.mark.parametrize("size", [100, 40000])
+def test_start_container_hook_gets_large_state(runtime: Runtime, make_bundle: BundleFactory, size: int) -> None:
+    # the state travels through the exec fifo: small and large (annotations) both arrive whole
+    logdir = runtime.workdir / "hooklog"
+    logdir.mkdir()
+    hooks = {"startContainer": [recording_hook("startContainer", IN_CONTAINER_DIR)]}
+    b = make_bundle(["true"], hooks=hooks, annotations={"big": "x" * size})
+    b.add_mount(IN_CONTAINER_DIR, "bind", str(logdir), ["rbind", "rw"])
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    state = json.loads((logdir / "startContainer.json").read_text())
+    assert state["annotations"]["big"] == "x" * size
+    assert state["status"] == "created"

@@ -177,3 +177,22 @@ def test_sysctl_written_though_proc_sys_is_read_only(run_in: RunIn) -> None:
     assert res.stdout.split()[:2] == ["0", "12345"], res.stdout
     assert "writable" not in res.stdout  # and /proc/sys is still read-only afterwards
     assert res.returncode != 0
+
+
+@pytest.mark.railcar_only
+def test_init_keeps_no_heap(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # every page the init touches is charged to the container: no brk heap, no malloc arena
+    cid = runtime.create_started(make_bundle(["sleep", "60"]))
+    init = runtime.init_pid(cid)
+    maps = open(f"/proc/{init}/maps").read()
+    assert "[heap]" not in maps, maps
+    assert "railcar-init" in open(f"/proc/{init}/comm").read()
+    runtime.kill(cid, "KILL")
+    runtime.wait_exit(init)
+
+
+@pytest.mark.parametrize("n", [255, 256, 1000])
+def test_many_args_reach_the_program(run_in: RunIn, n: int) -> None:
+    args = [f"a{i}" for i in range(n)]
+    res = run_in(["sh", "-c", 'echo $#; echo "$1 ${200}"', "sh", *args])
+    assert res.stdout.split("\n")[:2] == [str(n), "a0 a199" if n >= 200 else "a0 "], res.stdout

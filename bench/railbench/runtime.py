@@ -11,6 +11,8 @@ from railbench import proc
 REPO = Path(__file__).resolve().parents[2]
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "railcar": (str(REPO / "bin" / "railcar"),),
+    # the static musl build (TARGET=x86_64-unknown-linux-musl ./build.sh)
+    "railcar-static": (str(REPO / "bin" / "railcar-static"),),
     # railcar without its init (the program is pid 1, as with runc and crun): what the init costs
     "railcar-noinit": (str(REPO / "bin" / "railcar"),),
     "runc": ("/usr/sbin/runc", "runc"),

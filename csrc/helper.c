@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -392,46 +393,70 @@ static void become_process(void)
     if (P.nnp)
         load_seccomp();
     syscall(SYS_close_range, 3 + P.preserve, ~0U, CLOSE_RANGE_CLOEXEC);
-    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    /* still not dumpable: in init mode this process shares the init's memory
+     * until execve, which sets dumpability for the new image itself */
     execve(P.exe, P.argv, P.env);
     fail("exec", errno, "exec %s", P.exe);
 }
 
-/* pid 1: fork the process, then reap and forward until it exits. */
+static sigset_t init_mask;     /* the mask the process starts with */
+
+static int process_main(void *arg)
+{
+    (void)arg;
+    sigprocmask(SIG_SETMASK, &init_mask, NULL);
+    become_process();
+    return 1;
+}
+
+/* pid 1: start the process, then reap and forward until it exits.
+ *
+ * The process is cloned with CLONE_VM: until its execve it runs in the
+ * init's memory, on a stack of its own, instead of in a copy. Every page
+ * and page table of a copy would be charged to the container's memory
+ * cgroup at the moment the user program's image is built: this keeps the
+ * smallest memory limit a container starts under lower.  The two share
+ * nothing else (files, signal handlers, credentials are the process's own),
+ * the init only waits in sigwaitinfo, and the process stays non-dumpable
+ * (no ptrace into the shared memory) until its execve. */
 static void run_init(void)
 {
-    sigset_t all, old;
+    sigset_t all;
     pid_t child;
     int status = 0;
+    int sync_fd = P.sync_fd, fifo_fd = P.fifo_fd, tty_fd = P.tty_fd;  /* P is shared from now */
+    size_t stack_size = 256 * 1024;
+    char *stack;
 
     /* before the fork: the child's READY lets create exit, and our parent
      * death signal (set against a runtime crash) must not follow */
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    sigprocmask(SIG_BLOCK, &all, &init_mask);
     if (getpid() != 1)
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    child = fork();
+    /* only the pages the process touches are charged (MAP_NORESERVE) */
+    stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED)
+        fail("init", errno, "map the process's stack");
+    child = clone(process_main, stack + stack_size, CLONE_VM | SIGCHLD, NULL);
     if (child < 0)
-        fail("init", errno, "fork");
-    if (child == 0) {
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        become_process();
-    }
+        fail("init", errno, "clone the process");
     /* the child owns the sync socket, fifo and tty now; keep none of them,
      * so their state tells the truth about the process */
-    close(P.sync_fd);
-    if (P.fifo_fd >= 0)
-        close(P.fifo_fd);
-    if (P.tty_fd >= 0) {
+    close(sync_fd);
+    if (fifo_fd >= 0)
+        close(fifo_fd);
+    if (tty_fd >= 0) {
         /* with a terminal the container's stdio is the pty: the stdio create
          * ran with (a shim's pipes) must not stay open here, or whoever reads
          * them to the end waits as long as the container lives */
-        dup2(P.tty_fd, 0);
-        dup2(P.tty_fd, 1);
-        dup2(P.tty_fd, 2);
-        if (P.tty_fd > 2)
-            close(P.tty_fd);
+        dup2(tty_fd, 0);
+        dup2(tty_fd, 1);
+        dup2(tty_fd, 2);
+        if (tty_fd > 2)
+            close(tty_fd);
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (;;) {

@@ -334,3 +334,22 @@ def test_capability_missing_on_host_clear_error(runtime: Runtime, make_bundle: B
     assert res.returncode == 1, describe(res)
     assert "CAP_SYS_RESOURCE" in res.stderr and "Traceback" not in res.stderr, describe(res)
     assert runtime.container_dirs() == [] and runtime.stray_processes() == []
+
+
+def test_process_not_dumpable_until_its_exec(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    # before its execve the process runs railcar's code (in init mode inside the init's memory):
+    # nobody may ptrace it then, which /proc shows as root-owned /proc/PID files (the directory
+    # always shows the euid); after exec they are the user's, as with any program
+    cid = runtime.new_id()
+    runtime.create(make_bundle(["sleep", "60"], process={"user": {"uid": 1000, "gid": 1000}}), cid)
+    init = runtime.init_pid(cid)
+    kids = open(f"/proc/{init}/task/{init}/children").read().split()
+    procs = [int(k) for k in kids] if runtime.is_railcar else [init]
+    assert procs, "no process under the init"
+    for p in procs:
+        assert os.stat(f"/proc/{p}/environ").st_uid == 0, p
+    runtime.start(cid)
+    runtime.wait_until(lambda: open(f"/proc/{procs[0]}/comm").read().strip() == "sleep", 5, "the exec")
+    assert os.stat(f"/proc/{procs[0]}/environ").st_uid == 1000
+    runtime.kill(cid, "KILL")
+    runtime.wait_exit(init)

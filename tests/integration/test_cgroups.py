@@ -170,7 +170,10 @@ def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactor
     cid = started(runtime, b)
     ev = runtime.popen("events", "--interval", "1s", cid, io="events")
     try:
-        time.sleep(0.5)  # let events take its baseline
+        # its first stats line comes right after it read the oom baseline (a fixed sleep was
+        # too short on a loaded machine: the oom came before the baseline and went unseen)
+        runtime.wait_until(lambda: '"stats"' in runtime.io_text("events") or ev.poll() is not None, 20,
+                           "events to start")
         assert ev.poll() is None, runtime.io_text("events", "err")
         (b.rootfs / "tmp/go").touch()
         runtime.wait_until(lambda: '"oom"' in runtime.io_text("events"), 20, "an oom event")

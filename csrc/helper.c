@@ -32,6 +32,7 @@
 #include <linux/seccomp.h>
 #include "rc.h"
 #include "helper_plan.h"
+#include "trace_msg.h"
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -55,6 +56,9 @@ struct hplan {
     size_t hooks_len;
     int sync_fd, fifo_fd, tty_fd;
     const char *exe;
+    int trace;                     /* --trace-startup: stages go to trace_fd */
+    int trace_fd;                  /* the sync socket, kept past READY when tracing */
+    int filtered;                  /* a seccomp filter is loaded: send nothing more */
 };
 
 static struct hplan P;
@@ -143,6 +147,7 @@ static void read_plan(int fd)
         case HP_FIFO_FD: memcpy(&P.fifo_fd, d, 4); break;
         case HP_PRESERVE_FDS: memcpy(&P.preserve, d, 4); break;
         case HP_LAST_CAP: memcpy(&P.last_cap, d, 4); break;
+        case HP_TRACE: memcpy(&P.trace, d, 4); break;
         default: break;           /* newer railcar, older helper: ignore */
         }
         off += 8 + ((len + 7) & ~7u);
@@ -183,6 +188,15 @@ static void load_seccomp(void)
         fail("seccomp", errno, "load seccomp filter");
     if (P.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
         P.listener_fd = (int)r;   /* sent to the runtime with READY */
+    P.filtered = 1;
+}
+
+/* --trace-startup: a stage and its CLOCK_MONOTONIC time to the runtime.
+ * Never under a seccomp filter, which may forbid the send (or kill for it). */
+static void htrace(const char *stage)
+{
+    if (P.trace && P.trace_fd >= 0 && !P.filtered)
+        rc_send_trace(P.trace_fd, stage);
 }
 
 /* Blocks until `start` writes into the exec fifo: a u32 length and the
@@ -366,8 +380,14 @@ static void become_process(void)
             c->cmsg_len = CMSG_LEN(sizeof(int));
             memcpy(CMSG_DATA(c), &P.listener_fd, sizeof(int));
         }
+        htrace("helper: user, caps, no_new_privs");
         sendmsg(P.sync_fd, &msg, MSG_NOSIGNAL);
-        close(P.sync_fd);
+        /* errors after READY go to stderr (fail); with --trace-startup the
+         * socket stays open for the last stages and closes at the exec */
+        if (P.trace && fcntl(P.sync_fd, F_SETFD, FD_CLOEXEC) == 0)
+            P.trace_fd = P.sync_fd;
+        else
+            close(P.sync_fd);
         P.sync_fd = -1;
         if (P.listener_fd >= 0)
             close(P.listener_fd);
@@ -375,8 +395,11 @@ static void become_process(void)
     {
         size_t len = 0;
         char *state = wait_start(&len);
-        if (state && P.hooks)
+        htrace("helper: start received");
+        if (state && P.hooks) {
             run_start_hooks(state, len);
+            htrace("helper: startContainer hooks");
+        }
         if (state != state_small)
             free(state);
     }
@@ -392,6 +415,7 @@ static void become_process(void)
     }
     if (P.nnp)
         load_seccomp();
+    htrace("helper: exec the program");
     syscall(SYS_close_range, 3 + P.preserve, ~0U, CLOSE_RANGE_CLOEXEC);
     /* still not dumpable: in init mode this process shares the init's memory
      * until execve, which sets dumpability for the new image itself */
@@ -488,7 +512,9 @@ int main(int argc, char **argv, char **envp)
         return 2;
     }
     P.sync_fd = atoi(argv[3]);
+    P.trace_fd = P.sync_fd;
     read_plan(atoi(argv[1]));
+    htrace("helper: running from the sealed memfd");
     P.exe = argv[2];
     P.tty_fd = atoi(argv[4]);
     P.tty = P.tty_fd >= 0;

@@ -25,6 +25,7 @@ enum rc_hp_tag {
     HP_LAST_CAP = 17,     /* u32: highest capability number the host kernel knows */
     HP_LSM_EXEC = 19,     /* path NUL value NUL: LSM label for the exec (apparmor, selinux) */
     HP_START_HOOKS = 18,  /* records: u32 timeout, u32 nargs, u32 nenv, path, args, env (NUL-ended) */
+    HP_TRACE = 20,        /* u32 1: --trace-startup, report stages on the sync socket */
 };
 
 #endif

@@ -122,11 +122,14 @@ void rc_setup_process(const struct rc_plan *p, int fd)
     }
     if (p->new_flags & CLONE_NEWNET)
         rc_loopback_up(fd);
+    rc_trace(p, fd, "child: hostname, rlimits, lo up");
     rc_setup_rootfs(p, fd);
     rc_setup_console(p, fd, &slave);
     /* before /proc/sys is made read-only, which docker's config does */
     for (i = 0; i < p->nsysctl; i++)
         write_proc(fd, "sysctl", p->sysctl[i].field, p->sysctl[i].key, p->sysctl[i].value);
+    if (p->nsysctl || p->terminal)
+        rc_trace(p, fd, "child: console, sysctl");
     if (p->cwd) {
         /* created while the root may still be written */
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -186,6 +189,7 @@ process:
     envp[i] = NULL;
     /* not dumpable until the user program runs: the helper sets it again */
     prctl(PR_SET_DUMPABLE, 0);
+    rc_trace(p, fd, "child: exec the helper");
     syscall(SYS_execveat, p->helper_fd, "", argv, envp, AT_EMPTY_PATH);
     rc_fail(fd, "exec", errno, "exec the railcar helper");
 }

@@ -15,6 +15,7 @@ enum rc_msg_type {
     RC_MSG_PID = 4,       /* child -> parent: the container process is `pid` (after pid-ns fork) */
     RC_MSG_HOOKS = 5,     /* child -> parent: rootfs ready, run prestart/createRuntime hooks */
     RC_MSG_READY = 6,     /* helper -> parent: blocked waiting for start */
+    RC_MSG_TRACE = 7,     /* child/helper -> parent: `stage` reached at `ns` (--trace-startup) */
 };
 
 struct rc_msg {
@@ -23,6 +24,7 @@ struct rc_msg {
     int32_t pid;
     char stage[40];
     char text[460];
+    int64_t ns;           /* TRACE: CLOCK_MONOTONIC */
 };
 
 struct rc_mount {
@@ -108,7 +110,11 @@ struct rc_plan {
     long home_uid;                 /* >= 0: HOME is unset, take it from /etc/passwd */
     int init;                      /* 1: helper runs as init and forks the process */
     int exec_mode;                 /* exec into a running container: no rootfs setup */
+    int trace;                     /* --trace-startup: the child reports its stages */
 };
+
+#define RC_MAX_TRACE 32
+struct rc_trace_mark { char stage[40]; int64_t ns; };
 
 struct rc_result {
     int pid;                       /* container process (host pid) */
@@ -116,6 +122,8 @@ struct rc_result {
     int first_pid;                 /* the first child, when a second fork happened */
     int passed_fd;                 /* an fd sent with READY (seccomp listener), or -1 */
     struct rc_msg msg;             /* the error, when one happened */
+    int ntrace;                    /* the child's stages, for --trace-startup */
+    struct rc_trace_mark trace[RC_MAX_TRACE];
 };
 
 /* spawn.c: returns 0 when READY, 1 when the child waits for hooks, -1 on error. */
@@ -129,6 +137,8 @@ void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
 int rc_send(int fd, int type, int pid);
 int rc_recv(int fd, struct rc_msg *m);
 int rc_recv_fd(int fd, struct rc_msg *m, int *passed);
+void rc_trace(const struct rc_plan *p, int fd, const char *stage);
+void rc_keep_trace(struct rc_result *r, const struct rc_msg *m);
 
 int rc_setup_rootfs(const struct rc_plan *p, int sync_fd);        /* rootfs.c */
 int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */

@@ -204,7 +204,6 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
     int i, rootfd;
     struct rc_msg m;
 
-    /* nothing we mount may propagate back to the host */
     /* nothing we mount may propagate back to the host; a shared root is made
      * shared only after pivot_root (pivot_root refuses a shared parent) */
     if (mount(NULL, "/", NULL, (p->root_propagation & MS_SHARED) ? MS_PRIVATE | MS_REC
@@ -217,7 +216,9 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
         rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
     for (i = 0; i < p->nmounts; i++)
         do_mount(p, rootfd, &p->mounts[i], fd);
+    rc_trace(p, fd, "child: mounts");
     rc_create_devices(p, rootfd, fd);
+    rc_trace(p, fd, "child: devices");
     if (p->hooks_pause) {
         if (rc_send(fd, RC_MSG_HOOKS, 0) < 0 || rc_recv(fd, &m) <= 0 || m.type != RC_MSG_GO)
             _exit(1);
@@ -228,6 +229,7 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
         if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
             rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
     }
+    rc_trace(p, fd, p->no_pivot ? "child: chroot" : "child: pivot_root");
     return 0;
 }
 
@@ -237,4 +239,5 @@ void rc_finish_rootfs(const struct rc_plan *p, int fd)
     mask_paths(p, fd);
     if (p->readonly_root && bind_remount("/", MS_RDONLY) < 0)
         rc_fail(fd, "rootfs", errno, "remount / read-only");
+    rc_trace(p, fd, "child: masked and read-only paths");
 }

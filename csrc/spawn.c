@@ -112,8 +112,10 @@ static void child_namespaces(const struct rc_plan *p, int fd, int fast)
 static void child_main(const struct rc_plan *p, int fd, int fast)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    rc_trace(p, fd, "child: cloned");
     child_namespaces(p, fd, fast);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* again: the second fork resets it */
+    rc_trace(p, fd, "child: namespaces, id maps, cgroup");
     rc_setup_process(p, fd);          /* never returns: execs the helper or fails */
     _exit(1);
 }
@@ -193,6 +195,9 @@ int rc_spawn_continue(struct rc_result *r)
             return 1;
         case RC_MSG_READY:
             return 0;
+        case RC_MSG_TRACE:
+            rc_keep_trace(r, &m);
+            break;
         default:
             break;
         }
@@ -206,6 +211,7 @@ int rc_spawn(const struct rc_plan *p, struct rc_result *r)
     int fast = p->njoin == 0 && !(p->new_flags & CLONE_NEWTIME);
     struct rc_msg m;
     pid_t pid;
+    int n;
 
     memset(r, 0, sizeof *r);
     r->sync_fd = -1;
@@ -233,8 +239,11 @@ int rc_spawn(const struct rc_plan *p, struct rc_result *r)
     r->sync_fd = sv[0];
     r->pid = r->first_pid = pid;
     /* SETUP request (or an early error) */
-    if (rc_recv(sv[0], &m) <= 0 || m.type != RC_MSG_SETUP) {
-        if (m.type == RC_MSG_ERROR)
+    memset(&m, 0, sizeof m);
+    while ((n = rc_recv(sv[0], &m)) > 0 && m.type == RC_MSG_TRACE)
+        rc_keep_trace(r, &m);
+    if (n <= 0 || m.type != RC_MSG_SETUP) {
+        if (n > 0 && m.type == RC_MSG_ERROR)
             r->msg = m;
         else {
             snprintf(r->msg.stage, sizeof r->msg.stage, "spawn");

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "rc.h"
+#include "trace_msg.h"
 
 int rc_send(int fd, int type, int pid)
 {
@@ -70,4 +71,22 @@ void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
     va_end(ap);
     send(sync_fd, &m, sizeof m, MSG_NOSIGNAL);
     _exit(1);
+}
+
+/* --trace-startup: the child's stages (nothing when tracing is off) */
+void rc_trace(const struct rc_plan *p, int fd, const char *stage)
+{
+    if (p->trace)
+        rc_send_trace(fd, stage);
+}
+
+/* parent side: keep a TRACE message for the report (the first RC_MAX_TRACE) */
+void rc_keep_trace(struct rc_result *r, const struct rc_msg *m)
+{
+    if (r->ntrace >= RC_MAX_TRACE)
+        return;
+    memcpy(r->trace[r->ntrace].stage, m->stage, sizeof r->trace[0].stage);
+    r->trace[r->ntrace].stage[sizeof r->trace[0].stage - 1] = 0;
+    r->trace[r->ntrace].ns = m->ns;
+    r->ntrace++;
 }

@@ -4,7 +4,7 @@ structs, then the fork-to-exec critical section in csrc/ with the GIL
 released.  Nothing else lives here."""
 
 from libc.errno cimport errno
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset, strlen
 from posix.types cimport mode_t, dev_t, uid_t, gid_t
@@ -16,6 +16,10 @@ cdef extern from "rc.h":
         int pid
         char stage[40]
         char text[460]
+        int64_t ns
+    struct rc_trace_mark:
+        char stage[40]
+        int64_t ns
     struct rc_mount:
         const char *source
         const char *dest
@@ -95,12 +99,16 @@ cdef extern from "rc.h":
         long home_uid
         int init
         int exec_mode
+        int trace
     struct rc_result:
         int pid
         int sync_fd
         int first_pid
         int passed_fd
         rc_msg msg
+        int ntrace
+        rc_trace_mark trace[32]
+    int rc_recv(int fd, rc_msg *m) nogil
     int rc_spawn(const rc_plan *p, rc_result *r) nogil
     int rc_spawn_continue(rc_result *r) nogil
 
@@ -271,6 +279,7 @@ cdef class Spawn:
         p.home_uid = lp.home_uid
         p.init = lp.init
         p.exec_mode = lp.exec_mode
+        p.trace = lp.trace
         with nogil:
             r = rc_spawn(p, &self.res)
         return r
@@ -303,6 +312,11 @@ cdef class Spawn:
     def sync_fd(self):
         return self.res.sync_fd
 
+    def trace_marks(self):
+        """--trace-startup: the child's stages so far, as (name, CLOCK_MONOTONIC ns)."""
+        return [(self.res.trace[i].stage.decode("utf-8", "replace"), self.res.trace[i].ns)
+                for i in range(self.res.ntrace)]
+
     def error(self):
         """(stage, errno, text) of the failure."""
         return (self.res.msg.stage.decode("utf-8", "replace"), self.res.msg.err,
@@ -318,3 +332,31 @@ def enter(fds):
     for fd in fds:
         if setns(fd, 0) < 0:
             raise OSError(errno, "setns")
+
+
+cdef extern from "poll.h":
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int poll(pollfd *fds, unsigned long nfds, int timeout) nogil
+
+
+def drain_trace(int fd, int timeout_ms):
+    """--trace-startup: the helper's last stages, read from the sync socket until it
+    closes (at the program's exec) or timeout_ms passes without a message."""
+    cdef rc_msg m
+    cdef pollfd pfd
+    cdef int n
+    marks = []
+    pfd.fd = fd
+    pfd.events = 1  # POLLIN
+    while True:
+        with nogil:
+            n = poll(&pfd, 1, timeout_ms)
+            if n > 0:
+                n = rc_recv(fd, &m)
+        if n <= 0:
+            return marks
+        if m.type == 7:  # RC_MSG_TRACE
+            marks.append((m.stage.decode("utf-8", "replace"), m.ns))

@@ -132,6 +132,8 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         hooks = cfg.get("hooks") or {}
         lp.hooks_pause = 1 if (hooks.get("prestart") or hooks.get("createRuntime")
                                or hooks.get("createContainer")) else 0
+        # a time namespace's offsets would shift the child's clock against ours
+        lp.trace = 1 if trace.enabled and not lp.timens_offsets else 0
         lp.helper_fd = lp.own(_core.helper_memfd())
         lp.helper_plan_fd = lp.own(_core.data_memfd(plan.helper_plan(cfg, lp, init, sc)))
         c.data = {
@@ -150,6 +152,8 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
             r = sp.resume()
         if sp.first_pid != sp.pid:
             _reap(sp.first_pid)
+        for name, ns in sp.trace_marks():
+            trace.add(name, ns)
         if r < 0:
             stage, err, text = sp.error()
             raise RailcarError(_child_error(stage, err, text))
@@ -164,6 +168,8 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         write_fast(c, cg)
         if pid_file:
             write_atomic(os.path.abspath(pid_file), str(sp.pid).encode())
+        if lp.trace:  # the helper's last stages arrive after start (run reads them)
+            c.trace_fd = os.dup(sp.sync_fd)
         return c
     except BaseException:
         if sp is not None and sp.pid > 0:

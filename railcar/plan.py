@@ -73,6 +73,7 @@ class LaunchPlan:
         self.home_uid = -1
         self.init = 1
         self.exec_mode = 0
+        self.trace = 0  # --trace-startup: the child and the helper report their stages
         self.fds: list[int] = []  # every fd opened for this plan: closed by close()
         self.floor = 3  # runtime fds live at or above 3 + preserve_fds
 
@@ -379,6 +380,7 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
         HP_SECCOMP_FLAGS,
         HP_SECCOMP_LISTENER,
         HP_START_HOOKS,
+        HP_TRACE,
         HP_UID,
         HelperPlan,
     )
@@ -424,6 +426,8 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
     hp.u32(HP_PRESERVE_FDS, lp.preserve_fds)
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
         hp.u32(HP_LAST_CAP, int(f.read()))
+    if lp.trace:
+        hp.u32(HP_TRACE, 1)
     return hp.bytes()
 
 

@@ -56,7 +56,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
 class Container:
     """One container's persisted state plus the derived status."""
 
-    __slots__ = ("root", "id", "dir", "data", "lock_fd")
+    __slots__ = ("root", "id", "dir", "data", "lock_fd", "trace_fd")
 
     def __init__(self, root: str, cid: str, data: dict[str, Any] | None = None) -> None:
         self.root = root
@@ -64,6 +64,7 @@ class Container:
         self.dir = os.path.join(root, cid)
         self.data: dict[str, Any] = data or {}
         self.lock_fd = -1
+        self.trace_fd = -1  # --trace-startup: the sync socket, for run to read the helper's stages
 
     # -- creation and loading -------------------------------------------------
     @classmethod

@@ -44,6 +44,7 @@ def main(args: dict, g: Globals) -> int:
         _cleanup(c)
         raise
     trace.mark("started")
+    _helper_trace(c)
     if detach:
         return 0
     status = _wait(pid, tty)
@@ -59,6 +60,22 @@ def main(args: dict, g: Globals) -> int:
     if tty is not None:
         tty.close()
     return status
+
+
+def _helper_trace(c: object) -> None:
+    """--trace-startup: the helper's stages from start to the program's exec."""
+    fd = c.trace_fd  # type: ignore[attr-defined]
+    if fd < 0:
+        return
+    import os
+
+    from railcar import _core, trace
+
+    try:
+        for name, ns in _core.drain_trace(fd, 2000):
+            trace.add(name, ns)
+    finally:
+        os.close(fd)
 
 
 def _wants_terminal(bundle: str, spec: object) -> bool:

@@ -221,6 +221,20 @@ int main(int argc, char **argv)
     exe[n] = 0;
 #endif
     maybe_prewarm(argc, argv);
+    {
+        /* UTF-8 mode, whatever the locale (an isolated config would take the
+         * C locale's ASCII): arguments, paths and messages are UTF-8, and bytes
+         * that are not pass through surrogate-escaped, unchanged, as in runc */
+        PyPreConfig pre;
+        PyPreConfig_InitIsolatedConfig(&pre);
+        pre.utf8_mode = 1;
+        st = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(st)) {
+            fprintf(stderr, "railcar: cannot start the interpreter: %s\n",
+                    st.err_msg ? st.err_msg : "unknown error");
+            return 255;
+        }
+    }
     slash = strrchr(exe, '/');
 #ifdef RC_STATIC
     {

@@ -22,7 +22,7 @@ class HelperPlan:
         self.add(tag, (v & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def strings(self, tag: int, items: list[str]) -> None:
-        self.add(tag, b"".join(s.encode() + b"\0" for s in items))
+        self.add(tag, b"".join(s.encode("utf-8", "surrogateescape") + b"\0" for s in items))
 
     def u32s(self, tag: int, items: list[int]) -> None:
         self.add(tag, b"".join(int(v).to_bytes(4, "little") for v in items))

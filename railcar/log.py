@@ -11,6 +11,15 @@ _json = False
 _debug = False
 
 
+def raw(text: str) -> bytes:
+    """Text for a terminal or file: bytes that came in as arguments (surrogate-escaped)
+    go out as they came, as runc prints them; anything else unencodable is escaped."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+
+
 def _now() -> str:
     t = time.time_ns()
     s, ns = divmod(t, 1_000_000_000)
@@ -39,7 +48,7 @@ def write(level: str, msg: str) -> None:
     try:
         fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, (line + "\n").encode())
+            os.write(fd, raw(line + "\n"))
         finally:
             os.close(fd)
     except OSError:
@@ -53,7 +62,7 @@ def error(msg: str) -> None:
 def warning(msg: str) -> None:
     write("warning", msg)
     if _debug or not _path:
-        os.write(2, f"railcar: warning: {msg}\n".encode())
+        os.write(2, raw(f"railcar: warning: {msg}\n"))
 
 
 def debug(msg: str) -> None:

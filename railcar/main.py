@@ -69,8 +69,8 @@ def main() -> None:
 def _report(msg: str) -> None:
     from railcar import log
 
-    log.error(msg)
     try:
-        os.write(2, f"railcar: {msg}\n".encode())
-    except OSError:
+        log.error(msg)
+        os.write(2, log.raw(f"railcar: {msg}\n"))
+    except Exception:  # reporting must never turn into a traceback
         pass

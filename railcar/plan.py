@@ -98,7 +98,8 @@ class LaunchPlan:
 
 
 def _b(s: str) -> bytes:
-    return s.encode()
+    # arguments that were not UTF-8 arrive surrogate-escaped: give the kernel the same bytes
+    return s.encode("utf-8", "surrogateescape")
 
 
 def namespaces(cfg: dict[str, Any], lp: LaunchPlan) -> dict[str, str | None]:

@@ -40,5 +40,7 @@ def main(args: dict, g: Globals) -> int:
         out = "".join("   ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n" for t in table)
     else:
         raise RailcarError(f"invalid format option: {fmt!r} (table or json)")
-    os.write(1, out.encode())
+    from railcar.log import raw
+
+    os.write(1, raw(out))  # bundle paths are bytes, not always UTF-8
     return 0

@@ -31,7 +31,8 @@ def main(args: dict, g: Globals) -> int:
 
     ps_args = args["<ps-args>"] or ["-ef"]
     try:
-        out = subprocess.run(["ps", *ps_args], capture_output=True, check=True).stdout.decode()
+        got = subprocess.run(["ps", *ps_args], capture_output=True, check=True).stdout
+        out = got.decode("utf-8", "surrogateescape")
     except (OSError, subprocess.CalledProcessError) as e:
         raise RailcarError(f"ps {' '.join(ps_args)}: {e}") from None
     lines = out.splitlines()
@@ -45,5 +46,7 @@ def main(args: dict, g: Globals) -> int:
     wanted = set(pids)
     keep = [header] + [ln for ln in lines[1:] if len(ln.split()) > at and ln.split()[at].isdigit()
                        and int(ln.split()[at]) in wanted]
-    os.write(1, ("\n".join(keep) + "\n").encode())
+    from railcar.log import raw
+
+    os.write(1, raw("\n".join(keep) + "\n"))  # command lines are bytes, not always UTF-8
     return 0

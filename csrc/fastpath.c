@@ -300,6 +300,11 @@ static int valid_id(const char *id)
     return 1;
 }
 
+static int known_log_format(const char *f)
+{
+    return !strcmp(f, "text") || !strcmp(f, "json");
+}
+
 int rc_fastpath(int argc, char **argv)
 {
     const char *root = "/run/railcar", *log = NULL, *verb = NULL, *id = NULL, *sig = NULL;
@@ -318,12 +323,17 @@ int rc_fastpath(int argc, char **argv)
                 root = argv[i + 1];
             else if (a[5] == 0)
                 log = argv[i + 1];
+            else if (!known_log_format(argv[i + 1]))
+                return NOT_HANDLED;   /* Python words the error */
             i++;
         } else if (!strncmp(a, "--root=", 7)) {
             root = a + 7;
         } else if (!strncmp(a, "--log=", 6)) {
             log = a + 6;
-        } else if (strncmp(a, "--log-format=", 13) && strcmp(a, "--systemd-cgroup") && strcmp(a, "--no-init")) {
+        } else if (!strncmp(a, "--log-format=", 13)) {
+            if (!known_log_format(a + 13))
+                return NOT_HANDLED;
+        } else if (strcmp(a, "--systemd-cgroup") && strcmp(a, "--no-init")) {
             return NOT_HANDLED;   /* --debug, --trace-startup, unknown: Python */
         }
     }
@@ -348,21 +358,23 @@ int rc_fastpath(int argc, char **argv)
     need = (size_t)snprintf(dir, sizeof dir, "%.4000s/%.190s", root, id);
     if (need >= 4096 || strlen(root) > 4000 || strlen(id) > 190)
         return NOT_HANDLED;
+    if (strcmp(verb, "state") && strcmp(verb, "start") && strcmp(verb, "kill") && strcmp(verb, "delete"))
+        return NOT_HANDLED;
+    if (log) {
+        /* before acting, as runc: a log that cannot be opened is an error (Python words it);
+         * containerd expects the file to exist even when nothing failed */
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return NOT_HANDLED;
+        close(fd);
+    }
     if (!strcmp(verb, "state"))
         rc = do_state(dir);
     else if (!strcmp(verb, "start"))
         rc = do_start(dir);
     else if (!strcmp(verb, "kill"))
         rc = do_kill(dir, sig);
-    else if (!strcmp(verb, "delete"))
-        rc = do_delete(dir);
     else
-        return NOT_HANDLED;
-    if (rc != NOT_HANDLED && log) {
-        /* containerd expects the log file to exist even when nothing failed */
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            close(fd);
-    }
+        rc = do_delete(dir);
     return rc;
 }

@@ -6,7 +6,7 @@ import os
 
 from railcar import trace
 from railcar.errors import RailcarError
-from railcar.state import FIFO, Container, proc_start_time, strerror, write_atomic, write_fast
+from railcar.state import FIFO, Container, proc_start_time, strerror, write_fast, write_pid_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         c.save()
         write_fast(c, cg)
         if pid_file:
-            write_atomic(os.path.abspath(pid_file), str(sp.pid).encode())
+            write_pid_file(pid_file, sp.pid)
         if lp.trace:  # the helper's last stages arrive after start (run reads them)
             c.trace_fd = os.dup(sp.sync_fd)
         return c

@@ -27,13 +27,21 @@ def _now() -> str:
 
 
 def setup(path: str | None, fmt: str, debug: bool) -> None:
+    """As runc: an unknown format or a log that cannot be opened is an error, before any work."""
     global _path, _json, _debug
-    _path, _json, _debug = path, fmt == "json", debug
+    from railcar.errors import RailcarError
+
+    if fmt not in ("text", "json"):
+        raise RailcarError(f"invalid log-format: {fmt}")
+    _json, _debug = fmt == "json", debug
     if path:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
-        except OSError:
-            pass
+        except OSError as e:
+            from railcar.state import strerror
+
+            raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
+    _path = path
 
 
 def write(level: str, msg: str) -> None:

@@ -374,8 +374,46 @@ def load(bundle: str) -> dict:
         cfg = loads(data)
     except ValueError as e:
         raise RailcarError(f"config.json: invalid JSON: {e}") from None
+    except RecursionError:
+        raise RailcarError("config.json: invalid JSON: nested too deeply") from None
+    if isinstance(cfg, dict):
+        check_strings(data, cfg, _KERNEL_KEYS)
     validate(cfg, bundle)
     return cfg
+
+
+# What reaches the kernel or the process must be a C string of characters. JSON can still spell
+# a NUL (\u0000), which a C string would silently cut short, and a lone surrogate (\ud800), which
+# no encoding can write. Both can only be escapes, so the raw text tells whether to look at all.
+_KERNEL_KEYS = ("process", "root", "hostname", "domainname", "mounts", "hooks", "linux")
+
+
+def check_strings(raw: bytes, obj: dict, keys: tuple[str, ...]) -> None:
+    """Raise SpecError naming the first string under obj[keys] with a NUL or a lone surrogate."""
+    if b"\\u0000" not in raw and b"\\ud" not in raw and b"\\uD" not in raw:
+        return
+    for k in keys:
+        if k in obj:
+            _strings_in(obj[k], k)
+
+
+def _strings_in(v: object, f: str) -> None:
+    if isinstance(v, str):
+        if "\0" in v:
+            raise SpecError(f, "must not contain a NUL character (\\u0000)")
+        if not v.isascii():
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise SpecError(f, "holds a lone surrogate escape (\\ud800-\\udfff), not a character") from None
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            g = f"{f}.{k}" if k.isidentifier() else f'{f}["{k}"]'
+            _strings_in(k, g)
+            _strings_in(x, g)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            _strings_in(x, f"{f}[{i}]")
 
 
 def validate(cfg: dict, bundle: str) -> None:

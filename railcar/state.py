@@ -47,10 +47,28 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """--pid-file, atomically (a shim reads it as soon as it appears)."""
+    path = os.path.abspath(path)
+    try:
+        write_atomic(path, str(pid).encode())
+    except OSError as e:
+        from railcar.errors import RailcarError
+
+        raise RailcarError(f"--pid-file: write {path}: {strerror(e.errno)}") from None
 
 
 class Container:

@@ -22,15 +22,19 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
         path = args["--process"]
         try:
             with open(path, "rb") as f:
-                proc = loads(f.read())
+                raw = f.read()
+            proc = loads(raw)
         except OSError as e:
             from railcar.state import strerror
 
             raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
         except ValueError as e:
             raise RailcarError(f"{path}: invalid JSON: {e}") from None
+        except RecursionError:
+            raise RailcarError(f"{path}: invalid JSON: nested too deeply") from None
         if not isinstance(proc, dict):
             raise RailcarError(f"{path}: must be a JSON object")
+        spec.check_strings(raw, {"process": proc}, ("process",))
         spec.validate_process(proc, "process")
         return proc
     if not args["<command>"]:
@@ -69,6 +73,10 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
         proc["capabilities"] = caps
     if args["--no-new-privs"]:
         proc["noNewPrivileges"] = True
+    if args["--apparmor"]:
+        proc["apparmorProfile"] = args["--apparmor"]
+    if args["--process-label"]:
+        proc["selinuxLabel"] = args["--process-label"]
     from railcar import spec
 
     spec.validate_process(proc, "process")
@@ -99,7 +107,7 @@ def run(args: dict, g: Globals) -> int:
     from railcar import _core, container, plan
     from railcar.commands.create import preserve
     from railcar.errors import RailcarError
-    from railcar.state import Container, write_atomic
+    from railcar.state import Container, write_pid_file
 
     c = Container.load(g.root, args["<id>"], lock=False)
     status = c.status()
@@ -166,7 +174,7 @@ def run(args: dict, g: Globals) -> int:
         if sp.passed_fd >= 0:
             container.send_listener(sc, sp.passed_fd, c.oci_state(), sp.pid)
         if args["--pid-file"]:
-            write_atomic(os.path.abspath(args["--pid-file"]), str(sp.pid).encode())
+            write_pid_file(args["--pid-file"], sp.pid)
         if local is not None:
             local.receive_master()
     except BaseException:

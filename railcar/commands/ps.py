@@ -33,8 +33,13 @@ def main(args: dict, g: Globals) -> int:
     try:
         got = subprocess.run(["ps", *ps_args], capture_output=True, check=True).stdout
         out = got.decode("utf-8", "surrogateescape")
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise RailcarError(f"ps {' '.join(ps_args)}: {e}") from None
+    except OSError as e:
+        from railcar.state import strerror
+
+        raise RailcarError(f"ps: {strerror(e.errno)}") from None
+    except subprocess.CalledProcessError as e:  # runc's words: ps's own message after the status
+        why = e.stderr.decode("utf-8", "surrogateescape").strip()
+        raise RailcarError(f"exit status {e.returncode}: {why}") from None
     lines = out.splitlines()
     if not lines:
         return 0

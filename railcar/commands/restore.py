@@ -16,7 +16,7 @@ def main(args: dict, g: Globals) -> int:
     from railcar.commands.checkpoint import criu_opts, image_dirs
     from railcar.errors import RailcarError
     from railcar.jsonfast import loads
-    from railcar.state import Container, check_id, proc_start_time, write_atomic, write_fast
+    from railcar.state import Container, check_id, proc_start_time, write_fast, write_pid_file
 
     cid = args["<id>"]
     check_id(cid)
@@ -75,7 +75,7 @@ def main(args: dict, g: Globals) -> int:
         c.save()
         write_fast(c, cg)
         if args["--pid-file"]:
-            write_atomic(os.path.abspath(args["--pid-file"]), str(pid).encode())
+            write_pid_file(args["--pid-file"], pid)
     except BaseException:
         if mounted:
             criu.umount_root(croot)

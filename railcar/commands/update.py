@@ -29,10 +29,18 @@ def main(args: dict, g: Globals) -> int:
     src = args["--resources"]
     if src:
         try:
-            raw = sys.stdin.buffer.read() if src == "-" else open(src, "rb").read()
+            if src == "-":
+                raw = sys.stdin.buffer.read()
+            else:
+                with open(src, "rb") as f:
+                    raw = f.read()
             res = loads(raw)  # type: ignore[assignment]
-        except (OSError, ValueError) as e:
-            raise RailcarError(f"--resources {src}: {e}") from None
+        except OSError as e:
+            from railcar.state import strerror
+
+            raise RailcarError(f"--resources: open {src}: {strerror(e.errno)}") from None
+        except ValueError as e:
+            raise RailcarError(f"--resources {src}: invalid JSON: {e}") from None
         if not isinstance(res, dict):
             raise RailcarError(f"--resources {src}: must be a JSON object")
     for flag, (section, field) in FLAGS.items():
@@ -45,5 +53,5 @@ def main(args: dict, g: Globals) -> int:
             except ValueError:
                 raise RailcarError(f"{flag}: not a number: {v!r}") from None
         res.setdefault(section, {})[field] = v
-    running_cgroup(g, args["<id>"]).update(res)
+    running_cgroup(g, args["<id>"], ("created", "running", "paused"), "container not running").update(res)
     return 0

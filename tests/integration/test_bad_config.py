@@ -147,8 +147,19 @@ CASES = [
         "linux.sysctl",
     ),
 ]
-# runc 1.1.5 accepts these (a relative destination only warns); railcar refuses them.
+CASES.append(Case("json-nested-too-deeply", raw_config("[" * 100000 + "]" * 100000), "", "nested too deeply"))
+# runc 1.1.5 accepts these (a relative destination only warns; a NUL fails only at exec; a lone
+# surrogate becomes U+FFFD); railcar refuses them.
 STRICT_CASES = [
+    Case("nul-in-arg", setter("process", "args", value=["tr\0ue"]), "", "process.args[0]: must not contain a NUL"),
+    Case("nul-in-root-path", setter("root", "path", value="rootfs\0x"), "", "root.path: must not contain a NUL"),
+    Case(
+        "nul-in-mount-destination",
+        add_mount(destination="/mnt/x\0y", type="tmpfs", source="tmpfs"),
+        "",
+        f"{M}.destination: must not contain a NUL",
+    ),
+    Case("lone-surrogate-in-env", setter("process", "env", value=["A=\ud800"]), "", "process.env[0]: holds a lone"),
     Case(
         "mount-destination-relative",
         add_mount(destination="mnt/rel", type="tmpfs", source="tmpfs"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BundleFactory, Runtime, reference_gap
+from tests.conftest import BundleFactory, Runtime, describe, reference_gap
 from tests.support.bundle import Bundle, sh
 
 CG = Path("/sys/fs/cgroup")
@@ -233,6 +233,30 @@ def test_pause_and_resume(runtime: Runtime, make_bundle: BundleFactory) -> None:
         runtime.run("resume", cid, check=True)
     assert runtime.status(cid) == "running"
     runtime.wait_until(lambda: _count(b) > n, 10, "the counter to go on after resume")
+
+
+def test_pause_and_resume_refuse_the_wrong_state(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """runc's rules: pause a running (or created) container, resume a paused one."""
+    b, _ = cg_bundle(make_bundle, ["sleep", "60"])
+    cid = started(runtime, b)
+    res = runtime.run("resume", cid)
+    assert res.returncode == 1 and "container not paused" in res.stderr, describe(res)
+    runtime.run("pause", cid, check=True)
+    try:
+        res = runtime.run("pause", cid)
+        assert res.returncode == 1 and "container not running" in res.stderr, describe(res)
+        assert runtime.status(cid) == "paused"
+    finally:
+        runtime.run("resume", cid, check=True)
+    assert runtime.status(cid) == "running"
+
+
+def test_ps_passes_on_the_error_of_ps(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    b, _ = cg_bundle(make_bundle, ["sleep", "60"])
+    cid = started(runtime, b)
+    res = runtime.run("ps", cid, "-o", "nosuchformat")
+    assert res.returncode == 1, describe(res)
+    assert "exit status 1" in res.stderr and "nosuchformat" in res.stderr, describe(res)
 
 
 # --- update --------------------------------------------------------------------------------------

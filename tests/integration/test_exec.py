@@ -315,3 +315,29 @@ def check_attacker_report(rootfs: Path, require_seen: bool = True) -> None:
             grabbed.add(" ".join(target))
     assert "/bin/busybox" in seen or not require_seen, f"the attacker saw nothing (test not effective): {seen!r}"
     assert not grabbed, f"the container opened a host binary through /proc/N/exe: {grabbed}\n{seen}"
+
+
+@pytest.mark.railcar_only  # runc 1.1.5 only fails at the execve, with another text
+def test_exec_process_json_with_a_nul_is_refused(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid = start_container(runtime, make_bundle)
+    pj = runtime.workdir / "process.json"
+    pj.write_text(json.dumps({"args": ["ec\0ho", "x"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}))
+    res = exec_(runtime, "--process", str(pj), cid)
+    assert res.returncode == 255, describe(res)
+    assert "process.args[0]: must not contain a NUL" in res.stderr and "Traceback" not in res.stderr, describe(res)
+    assert runtime.status(cid) == "running"
+
+
+@pytest.mark.parametrize("flag, lsm, field", [("--apparmor", "/sys/module/apparmor/parameters/enabled",
+                                                "process.apparmorProfile"),
+                                               ("--process-label", "/sys/fs/selinux/enforce", "process.selinuxLabel")])
+def test_exec_lsm_flag_never_ignored(runtime: Runtime, make_bundle: BundleFactory, flag: str, lsm: str,
+                                     field: str) -> None:
+    """Where the host has no such LSM, asking for a profile or label is an error, not a no-op."""
+    if Path(lsm).exists() and (not lsm.endswith("enabled") or Path(lsm).read_text().strip() == "Y"):
+        pytest.skip(f"the host has this LSM ({lsm}): a real profile would be needed")
+    cid = start_container(runtime, make_bundle)
+    res = exec_(runtime, flag, "no-such-profile", cid, "true")
+    assert res.returncode == 255, describe(res)
+    if runtime.is_railcar:
+        assert field in res.stderr and "no-such-profile" in res.stderr, describe(res)

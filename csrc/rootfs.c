@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -42,6 +43,27 @@ static int bind_remount(const char *path, unsigned long flags)
     return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags | locked_flags(path), NULL);
 }
 
+/* A bind onto procfs could replace what the kernel reads as the container's
+ * own (/proc/self/attr/..., CVE-2019-16884; /proc/sys/kernel/core_pattern):
+ * refused, as runc, but for the files lxcfs emulates.  Asked of the resolved
+ * target, so a symlink into /proc does not get around it. */
+static int bind_into_proc_refused(int tfd, const char *dest)
+{
+    static const char *const lxcfs[] = {
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+        "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+        "/proc/sys/kernel/ns_last_pid",
+    };
+    struct statfs st;
+    size_t i;
+    if (fstatfs(tfd, &st) < 0 || st.f_type != 0x9fa0)   /* PROC_SUPER_MAGIC */
+        return 0;
+    for (i = 0; i < sizeof lxcfs / sizeof lxcfs[0]; i++)
+        if (!strcmp(dest, lxcfs[i]))
+            return 0;
+    return 1;
+}
+
 static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount *m, int fd)
 {
     char tpath[64];
@@ -74,6 +96,9 @@ static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount 
     tfd = rc_open_in_root(rootfd, m->dest, O_PATH);
     if (tfd < 0)
         rc_fail(fd, "mount", errno, "%s.destination: open %s", m->field, m->dest);
+    if ((m->flags & MS_BIND) && bind_into_proc_refused(tfd, m->dest))
+        rc_fail(fd, "mount", 0, "%s.destination: %s cannot be mounted because it is inside /proc",
+                m->field, m->dest);
     FDPATH(tpath, tfd);
     if (m->copyup) {
         /* the directory as it is before the tmpfs covers it */

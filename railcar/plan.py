@@ -25,10 +25,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_DEVICES = (("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
                    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0))
 S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
-# sysctls that need a namespace of the container's own
+# sysctls the kernel keeps per namespace (runc's list): anything else would be written to the host
 _SYSCTL_NS = (("kernel.msg", "ipc"), ("kernel.sem", "ipc"), ("kernel.shm", "ipc"),
-              ("fs.mqueue.", "ipc"), ("net.", "network"), ("kernel.hostname", "uts"),
-              ("kernel.domainname", "uts"))
+              ("fs.mqueue.", "ipc"), ("net.", "network"), ("kernel.domainname", "uts"))
+_NS_PROC = {"ipc": "ipc", "network": "net", "uts": "uts"}
 
 
 class LaunchPlan:
@@ -265,13 +265,26 @@ def devices(cfg: dict[str, Any], lp: LaunchPlan) -> None:
 
 def sysctls(cfg: dict[str, Any], lp: LaunchPlan, ns: dict[str, str | None]) -> None:
     for key, value in (cfg.get("linux", {}).get("sysctl") or {}).items():
+        field = f'linux.sysctl["{key}"]'
         if "/" in key or ".." in key or not key:
-            raise SpecError("linux.sysctl", f"invalid sysctl name {key!r}")
-        for prefix, need in _SYSCTL_NS:
-            if key.startswith(prefix) and (need not in ns):
-                raise SpecError("linux.sysctl", f"sysctl {key!r} is not allowed without a {need} namespace "
-                                f"of the container's own")
-        lp.sysctl.append((_b("/proc/sys/" + key.replace(".", "/")), _b(value), _b(f'linux.sysctl["{key}"]')))
+            raise SpecError(field, f"invalid sysctl name {key!r}")
+        if key == "kernel.hostname":
+            raise SpecError(field, 'sysctl "kernel.hostname" is not allowed: it conflicts with the "hostname" field')
+        need = next((n for prefix, n in _SYSCTL_NS if key.startswith(prefix)), None)
+        if need is None:
+            raise SpecError(field, f"sysctl {key!r} is not in a separate kernel namespace (it would change the host)")
+        if need not in ns or (ns[need] and _is_host_ns(ns[need], need)):  # type: ignore[arg-type]
+            raise SpecError(field, f"sysctl {key!r} is not allowed without a {need} namespace of the container's own")
+        lp.sysctl.append((_b("/proc/sys/" + key.replace(".", "/")), _b(value), _b(field)))
+
+
+def _is_host_ns(path: str, kind: str) -> bool:
+    """A namespace joined by path that is the runtime's own: its sysctls are the host's."""
+    try:
+        a, b = os.stat(path), os.stat(f"/proc/self/ns/{_NS_PROC[kind]}")
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def process(cfg: dict[str, Any], lp: LaunchPlan, ns: dict[str, str | None]) -> None:
@@ -394,18 +407,19 @@ def helper_plan(cfg: dict[str, Any], lp: LaunchPlan, init: bool, seccomp: Any) -
     hp.u32(HP_UID, user.get("uid", 0))
     hp.u32(HP_GID, user.get("gid", 0))
     hp.u32s(HP_GROUPS, user.get("additionalGids") or [])
-    caps = proc.get("capabilities")
-    if caps is not None:
-        sets = [caps_mask(caps.get(k)) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")]
-        missing = (sets[0] | sets[2]) & ~host_bounding()
-        if missing:
-            from railcar.spec import CAPS
+    # absent means none at all, as runc: a config that says nothing about capabilities must not
+    # run with every capability the runtime has
+    caps = proc.get("capabilities") or {}
+    sets = [caps_mask(caps.get(k)) for k in ("bounding", "effective", "permitted", "inheritable", "ambient")]
+    missing = (sets[0] | sets[2]) & ~host_bounding()
+    if missing:
+        from railcar.spec import CAPS
 
-            names = [n for n, v in CAPS.items() if missing & (1 << v)]
-            raise SpecError("process.capabilities",
-                            f"{', '.join(sorted(names))} not in the runtime's own bounding set "
-                            "(the host does not grant it)")
-        hp.u64s(HP_CAPS, sets)
+        names = [n for n, v in CAPS.items() if missing & (1 << v)]
+        raise SpecError("process.capabilities",
+                        f"{', '.join(sorted(names))} not in the runtime's own bounding set "
+                        "(the host does not grant it)")
+    hp.u64s(HP_CAPS, sets)
     hp.u32(HP_NNP, 1 if proc.get("noNewPrivileges") else 0)
     if seccomp is not None:
         hp.add(HP_SECCOMP, seccomp.bpf)

@@ -58,16 +58,21 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
         user["uid"] = int(uid)
         user["gid"] = int(gid) if gid else 0
     if args["--additional-gids"]:
-        try:
-            user["additionalGids"] = [int(x) for x in args["--additional-gids"]]
+        try:  # added to the process's own, as runc
+            extra = [int(x) for x in args["--additional-gids"]]
         except ValueError:
             raise RailcarError("--additional-gids: must be numbers") from None
+        user["additionalGids"] = [*(user.get("additionalGids") or []), *extra]
     proc["user"] = user
     if args["--cap"]:
         caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
+        # never inheritable (CVE-2022-29162: a non-root program would keep it across its own
+        # execs); ambient only where the process already has inheritable ones, as runc
+        sets = ("bounding", "effective", "permitted", "ambient") if caps.get("inheritable") else \
+            ("bounding", "effective", "permitted")
         for cap in args["--cap"]:
             name = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
-            for k in ("bounding", "effective", "permitted", "ambient", "inheritable"):
+            for k in sets:
                 if name not in caps.setdefault(k, []):
                     caps[k].append(name)
         proc["capabilities"] = caps

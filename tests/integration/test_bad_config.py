@@ -147,6 +147,25 @@ CASES = [
         "linux.sysctl",
     ),
 ]
+
+
+def host_netns_with_net_sysctl(b: Bundle) -> None:
+    """The network namespace joined by path is the runtime's own: its sysctls are the host's."""
+    for ns in b.config["linux"]["namespaces"]:
+        if ns["type"] == "network":
+            ns["path"] = "/proc/self/ns/net"
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+
+
+CASES += [
+    # not namespaced: written from the container, it would change the host (runc refuses it too)
+    Case("sysctl-host-only", setter("linux", "sysctl", value={"vm.swappiness": "10"}), "vm.swappiness",
+         'linux.sysctl["vm.swappiness"]: sysctl \'vm.swappiness\' is not in a separate kernel namespace'),
+    Case("sysctl-kernel-hostname", setter("linux", "sysctl", value={"kernel.hostname": "x"}), "kernel.hostname",
+         "conflicts with the \"hostname\" field"),
+    Case("sysctl-net-in-host-netns", host_netns_with_net_sysctl, "net.ipv4.ip_forward",
+         'linux.sysctl["net.ipv4.ip_forward"]'),
+]
 CASES.append(Case("json-nested-too-deeply", raw_config("[" * 100000 + "]" * 100000), "", "nested too deeply"))
 # runc 1.1.5 accepts these (a relative destination only warns; a NUL fails only at exec; a lone
 # surrogate becomes U+FFFD); railcar refuses them.

@@ -341,3 +341,24 @@ def test_exec_lsm_flag_never_ignored(runtime: Runtime, make_bundle: BundleFactor
     assert res.returncode == 255, describe(res)
     if runtime.is_railcar:
         assert field in res.stderr and "no-such-profile" in res.stderr, describe(res)
+
+
+def test_exec_cap_never_inheritable(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """CVE-2022-29162: --cap goes to the bounding, effective and permitted sets, never inheritable
+    (nor ambient, which needs inheritable): a non-root user does not get it through its execs."""
+    cid = start_container(runtime, make_bundle)
+    for user in ("0:0", "1000:1000"):
+        res = exec_(runtime, "--cap", "CAP_SYS_ADMIN", "-u", user, cid, "cat", "/proc/self/status")
+        assert res.returncode == 0, describe(res)
+        st = {k: v for k, _, v in (ln.partition(":\t") for ln in res.stdout.splitlines())}
+        assert st["CapInh"] == st["CapAmb"] == "0" * 16, (user, st)
+        if user == "1000:1000":
+            assert st["CapEff"] == "0" * 16, st
+
+
+def test_exec_additional_gids_added_to_the_process_own(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid = start_container(runtime, make_bundle, process={"user": {"uid": 0, "gid": 0, "additionalGids": [7]}})
+    res = exec_(runtime, "-u", "1000:1000", "--additional-gids", "9", cid, "cat", "/proc/self/status")
+    assert res.returncode == 0, describe(res)
+    groups = next(ln for ln in res.stdout.splitlines() if ln.startswith("Groups:")).split()[1:]
+    assert sorted(groups) == ["7", "9"]

@@ -353,3 +353,42 @@ def test_process_not_dumpable_until_its_exec(runtime: Runtime, make_bundle: Bund
     assert os.stat(f"/proc/{procs[0]}/environ").st_uid == 1000
     runtime.kill(cid, "KILL")
     runtime.wait_exit(init)
+
+
+def test_no_capabilities_field_means_none(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """A config silent about capabilities runs with none (runc's reading), not with the runtime's."""
+    b = make_bundle(["cat", "/proc/self/status"])
+    del b.config["process"]["capabilities"]
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    st = parse_status(res.stdout)
+    assert {k: st[STATUS_KEY[k]] for k in SETS} == {k: "0" * 16 for k in SETS}
+
+
+@pytest.mark.parametrize("target", ["/proc/sys/kernel/core_pattern", "/proc/self/attr/current",
+                                    "/via-link/core_pattern"])
+def test_bind_into_proc_refused(runtime: Runtime, make_bundle: BundleFactory, target: str) -> None:
+    """What the kernel reads from /proc must stay the kernel's (CVE-2019-16884); a symlink that
+    leads into /proc is resolved first, so it does not get around the rule."""
+    src = runtime.workdir / "fake"
+    src.write_text("|/tmp/evil\n")
+    b = make_bundle(["cat", "/proc/sys/kernel/core_pattern"])
+    (b.rootfs / "via-link").symlink_to("/proc/sys/kernel")
+    b.add_mount(target, "bind", str(src), ["bind"])
+    cid = runtime.new_id()
+    before = host_mountpoints()
+    res = runtime.create(b, cid, check=False)
+    assert res.returncode == 1, describe(res)
+    assert "inside /proc" in res.stderr, describe(res)
+    assert runtime.container_dirs() == [] and host_mountpoints() == before
+
+
+def test_bind_onto_lxcfs_proc_file_allowed(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """lxcfs binds its own /proc/meminfo and friends: those few stay allowed."""
+    src = runtime.workdir / "meminfo"
+    src.write_text("MemTotal: 1234 kB\n")
+    b = make_bundle(["head", "-1", "/proc/meminfo"])
+    b.add_mount("/proc/meminfo", "bind", str(src), ["bind", "ro"])
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert res.stdout == "MemTotal: 1234 kB\n"

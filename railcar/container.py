@@ -20,6 +20,11 @@ _RLIMIT_NAMES = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFIL
 
 
 
+# runc's rule and words: the pty master goes to the socket only when there is a pty and the
+# caller gets the runtime back at once (create, run -d, exec -d)
+CONSOLE_SOCKET_UNUSED = "cannot use console socket if railcar will not detach or allocate tty"
+
+
 def _child_error(stage: str, err: int, text: str) -> str:
     if stage == "rlimit" and text.startswith("setrlimit "):
         num = text.split()[1]
@@ -88,13 +93,15 @@ def _console(path: str, lp: Any) -> None:
 
 def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, console_fd: int = -1, no_pivot: bool = False,
-           preserve_fds: int = 0, init: bool = True) -> Container:
+           preserve_fds: int = 0, init: bool = True, detach: bool = True) -> Container:
     """Everything up to the container blocked before its program; returns the claimed state."""
     from railcar import _core, plan, spec
     from railcar.cgroups import Cgroup
 
     bundle = os.path.abspath(bundle)
     cfg = spec.load(bundle)
+    if console_socket and not (detach and cfg["process"].get("terminal")):
+        raise RailcarError(CONSOLE_SOCKET_UNUSED)
     trace.mark("config loaded and validated")
     c = Container.claim(g.root, cid)
     lp = plan.LaunchPlan()

@@ -147,6 +147,8 @@ def run(args: dict, g: Globals) -> int:
         plan.process(run_cfg, lp, {"uts": None})
         lp.hostname = lp.domainname = None
         lp.oom_score_adj = None
+        if args["--console-socket"] and not (args["--detach"] and proc.get("terminal")):
+            raise RailcarError(container.CONSOLE_SOCKET_UNUSED)
         if proc.get("terminal"):
             if args["--console-socket"]:
                 container._console(args["--console-socket"], lp)

@@ -29,7 +29,7 @@ def main(args: dict, g: Globals) -> int:
         c = container.create(g, cid, args["--bundle"], pid_file=args["--pid-file"],
                              console_socket=args["--console-socket"], console_fd=console_fd,
                              no_pivot=args["--no-pivot"], preserve_fds=preserve(args),
-                             init=not (args["--no-init"] or g.no_init))
+                             init=not (args["--no-init"] or g.no_init), detach=detach)
     except BaseException:
         if tty is not None:
             tty.close()

@@ -152,3 +152,31 @@ def test_terminal_container_keeps_none_of_creates_stdio(
     runtime.kill(cid, "KILL")
     runtime.wait_exit(init)
     os.close(master)
+
+
+# --- the console socket only where runc takes it --------------------------------------------------
+UNUSED = "cannot use console socket"
+
+
+def test_console_socket_without_terminal_refused(runtime: Runtime, make_bundle: BundleFactory,
+                                                 console: FdReceiver) -> None:
+    cid = runtime.new_id()
+    res = runtime.create(make_bundle(["true"]), cid, "--console-socket", str(console.path), check=False)
+    assert res.returncode == 1 and UNUSED in res.stderr, describe(res)
+    assert runtime.container_dirs() == []
+
+
+def test_console_socket_with_foreground_run_refused(runtime: Runtime, make_bundle: BundleFactory,
+                                                    console: FdReceiver) -> None:
+    b = make_bundle(["true"], process={"terminal": True})
+    res = runtime.run_container(b, "--console-socket", str(console.path))
+    assert res.returncode == 1 and UNUSED in res.stderr, describe(res)
+    assert runtime.container_dirs() == []
+
+
+def test_exec_console_socket_without_tty_refused(runtime: Runtime, make_bundle: BundleFactory,
+                                                 console: FdReceiver) -> None:
+    cid = runtime.create_started(make_bundle(["sleep", "60"]))
+    res = runtime.run("exec", "--detach", "--console-socket", str(console.path), cid, "true", pipes=True)
+    assert res.returncode != 0 and UNUSED in res.stderr, describe(res)
+    assert runtime.status(cid) == "running"

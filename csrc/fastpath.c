@@ -114,19 +114,22 @@ static const char *status(const char *dir, const struct fast *f)
     char path[8400], st[64];
     if (!alive(f))
         return "stopped";
-    snprintf(path, sizeof path, "%s/exec.fifo", dir);
-    if (access(path, F_OK) == 0)
-        return "created";
-    if (f->freezer_kind == 0)
-        return "running";
-    if (read_file(f->freezer, st, sizeof st) < 0)
-        return NULL;
-    if (f->freezer_kind == 1) {
-        if (!strncmp(st, "THAWED", 6))
-            return "running";
-        return strncmp(st, "FROZEN", 6) ? NULL : "paused";   /* FREEZING: Python decides */
+    /* paused first, as runc: a created container can be frozen too */
+    if (f->freezer_kind != 0) {
+        if (read_file(f->freezer, st, sizeof st) < 0)
+            return NULL;
+        if (f->freezer_kind == 1) {
+            if (strncmp(st, "THAWED", 6)) {
+                if (strncmp(st, "FROZEN", 6))
+                    return NULL;      /* FREEZING: Python decides */
+                return "paused";
+            }
+        } else if (st[0] == '1') {
+            return "paused";
+        }
     }
-    return st[0] == '1' ? "paused" : "running";
+    snprintf(path, sizeof path, "%s/exec.fifo", dir);
+    return access(path, F_OK) == 0 ? "created" : "running";
 }
 
 /* The template with @STATUS@ and "@PID@" filled in. */
@@ -256,7 +259,11 @@ static int do_kill(const char *dir, const char *sigstr)
 {
     static struct fast f;
     int sig = parse_signal(sigstr);
+    const char *st;
     if (sig < 0 || load(dir, &f) < 0 || !alive(&f))
+        return NOT_HANDLED;
+    /* SIGKILL to a frozen container: Python kills and thaws, or it never dies */
+    if (sig == 9 && (!(st = status(dir, &f)) || !strcmp(st, "paused")))
         return NOT_HANDLED;
     return kill((pid_t)f.pid, sig) < 0 ? NOT_HANDLED : 0;
 }

@@ -207,8 +207,12 @@ int rc_spawn_continue(struct rc_result *r)
 int rc_spawn(const struct rc_plan *p, struct rc_result *r)
 {
     int sv[2];
-    /* CLONE_NEWTIME shares bits with the exit signal in clone(): unshare it */
-    int fast = p->njoin == 0 && !(p->new_flags & CLONE_NEWTIME);
+    /* CLONE_NEWTIME shares bits with the exit signal in clone(): unshare it.
+     * A new user namespace too: the others must be made by the container's
+     * root after its maps are written, not by our credentials at clone time
+     * (an ipc namespace's mqueue is owned by whoever created it: nobody,
+     * seen from inside, if that is the host's root) */
+    int fast = p->njoin == 0 && !(p->new_flags & (CLONE_NEWTIME | CLONE_NEWUSER));
     struct rc_msg m;
     pid_t pid;
     int n;

@@ -9,7 +9,7 @@ COMMANDS = {
     'state': ([('-h', '--help', 0, False)], [('<id>', False)]),
     'kill': ([('-a', '--all', 0, False), ('-h', '--help', 0, False)], [('<id>', False), ('<signal>', False)]),
     'delete': ([('-f', '--force', 0, False), ('-h', '--help', 0, False)], [('<id>', False)]),
-    'exec': ([('-p', '--process', 1, None), ('-d', '--detach', 0, False), (None, '--pid-file', 1, None), (None, '--console-socket', 1, None), ('-t', '--tty', 0, False), ('-e', '--env', 2, []), ('-u', '--user', 1, None), (None, '--additional-gids', 2, []), (None, '--cwd', 1, None), ('-c', '--cap', 2, []), (None, '--no-new-privs', 0, False), (None, '--preserve-fds', 1, '0'), (None, '--ignore-paused', 0, False), (None, '--apparmor', 1, None), (None, '--process-label', 1, None), ('-h', '--help', 0, False)], [('<id>', False), ('<command>', True)]),
+    'exec': ([('-p', '--process', 1, None), ('-d', '--detach', 0, False), (None, '--pid-file', 1, None), (None, '--console-socket', 1, None), ('-t', '--tty', 0, False), ('-e', '--env', 2, []), ('-u', '--user', 1, None), ('-g', '--additional-gids', 2, []), (None, '--cwd', 1, None), ('-c', '--cap', 2, []), (None, '--no-new-privs', 0, False), (None, '--preserve-fds', 1, '0'), (None, '--ignore-paused', 0, False), (None, '--apparmor', 1, None), (None, '--process-label', 1, None), ('-h', '--help', 0, False)], [('<id>', False), ('<command>', True)]),
     'ps': ([('-f', '--format', 1, 'table'), ('-h', '--help', 0, False)], [('<id>', False), ('<ps-args>', True)]),
     'list': ([('-f', '--format', 1, 'table'), ('-q', '--quiet', 0, False), ('-h', '--help', 0, False)], []),
     'pause': ([('-h', '--help', 0, False)], [('<id>', False)]),

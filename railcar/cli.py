@@ -49,6 +49,11 @@ def _index(options: list) -> tuple[dict[str, tuple], dict[str, Any]]:
     return by_flag, defaults
 
 
+# strconv.ParseBool's spellings, which runc's flags take after "="
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
 def _take(
     argv: list[str], i: int, by_flag: dict[str, tuple], out: dict[str, Any], unknown_ok: bool
 ) -> int:
@@ -68,9 +73,12 @@ def _take(
             raise UsageError(f"flag provided but not defined: {name}")
         key, argc = spec
         if argc == 0:
-            if eq:
-                raise UsageError(f"{name} must not have an argument")
-            out[key] = True
+            if not eq:
+                out[key] = True
+            elif val in _TRUE or val in _FALSE:  # Go's flag package: --detach=true
+                out[key] = val in _TRUE
+            else:
+                raise UsageError(f'invalid boolean value "{val}" for {name}')
             return i + 1
         if not eq:
             if i + 1 >= len(argv):
@@ -142,6 +150,9 @@ def parse(argv: list[str]) -> tuple[Globals, str, dict[str, Any]]:
     i += 1
     while i < n:
         tok = argv[i]
+        if stop and len(pos) >= 2:  # exec ID CMD ...: the command's own words, "--" included
+            pos.extend(argv[i:])
+            break
         if tok == "--":
             pos.extend(argv[i + 1 :])
             break

@@ -252,6 +252,8 @@ def start(c: Container) -> None:
     status = c.status()
     if status == "stopped":
         raise RailcarError("cannot start a container that has stopped")
+    if status == "paused":
+        raise RailcarError("cannot start a container in the paused state")
     if status != "created":
         raise RailcarError("cannot start an already running container")
     fifo = os.path.join(c.dir, FIFO)

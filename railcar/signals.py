@@ -21,7 +21,7 @@ def parse(sig: str | None) -> int:
         return SIGNALS["TERM"]
     if sig.isdigit():
         n = int(sig)
-        if 0 < n <= SIGRTMAX:
+        if 0 <= n <= SIGRTMAX:  # 0: only whether the container's init is there, as kill(2)
             return n
         raise RailcarError(f"invalid signal: {sig}")
     name = sig.upper()

@@ -178,10 +178,10 @@ class Container:
     def status(self) -> str:
         if not self.alive():
             return "stopped"
+        if self.frozen():  # first, as runc: a created container can be frozen too
+            return "paused"
         if os.path.exists(os.path.join(self.dir, FIFO)):
             return "created"
-        if self.frozen():
-            return "paused"
         return "running"
 
     def frozen(self) -> bool:

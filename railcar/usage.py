@@ -106,7 +106,7 @@ Options:
   -t --tty                   allocate a pseudo-TTY
   -e --env=<kv>              set an environment variable (repeatable)
   -u --user=<uid:gid>        user to run as
-  --additional-gids=<g>      an additional gid (repeatable)
+  -g --additional-gids=<g>   an additional gid (repeatable)
   --cwd=<dir>                working directory
   -c --cap=<cap>             add a capability (repeatable)
   --no-new-privs             set no_new_privileges

@@ -13,7 +13,7 @@ def document() -> dict:
     caps = sorted(spec.CAPS, key=lambda n: spec.CAPS[n])
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
         last = int(f.read())
-    options = sorted([*mountopts.FLAGS, *mountopts.PROPAGATION, *mountopts.RECURSIVE])
+    options = sorted([*mountopts.FLAGS, *mountopts.PROPAGATION, *mountopts.RECURSIVE, "tmpcopyup"])
     ns = sorted(plan.NS_FLAGS)
     if not __import__("os").path.exists("/proc/self/ns/time"):
         ns.remove("time")

@@ -22,7 +22,7 @@ def main(args: dict, g: Globals) -> int:
         cg = Cgroup.from_state(c.data["cgroup"])
         pids = cg.pids()
         if not pids and not c.alive():
-            raise RailcarError("container not running")
+            return 0  # nothing left to signal (containerd sends --all after the init exited)
         frozen = cg.frozen()
         for pid in pids:
             try:
@@ -38,4 +38,8 @@ def main(args: dict, g: Globals) -> int:
         os.kill(c.pid, sig)
     except ProcessLookupError:
         raise RailcarError("container not running") from None
+    if sig == 9 and c.frozen():  # a frozen task cannot die until thawed (runc thaws too)
+        from railcar.cgroups import Cgroup
+
+        Cgroup.from_state(c.data["cgroup"]).thaw()
     return 0

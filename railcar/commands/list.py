@@ -27,11 +27,15 @@ def main(args: dict, g: Globals) -> int:
     elif fmt == "json":
         import orjson
 
-        out = orjson.dumps([
-            {"ociVersion": r["ociVersion"], "id": r["id"], "pid": r["pid"], "status": r["status"],
-             "bundle": r["bundle"], "rootfs": r["rootfs"], "created": r["created"],
-             "annotations": r.get("annotations") or {}, "owner": r["owner"]} for r in rows
-        ]).decode() + "\n"
+        def entry(r: dict) -> dict:  # runc's shape: annotations only when there are some
+            e = {"ociVersion": r["ociVersion"], "id": r["id"], "pid": r["pid"], "status": r["status"],
+                 "bundle": r["bundle"], "rootfs": r["rootfs"], "created": r["created"]}
+            if r.get("annotations"):
+                e["annotations"] = r["annotations"]
+            e["owner"] = r["owner"] or "root"
+            return e
+
+        out = orjson.dumps([entry(r) for r in rows]).decode() + "\n"
     elif fmt == "table":
         table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"] or "root")

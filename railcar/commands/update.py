@@ -16,6 +16,22 @@ FLAGS = {
     "--memory-swap": ("memory", "swap"), "--pids-limit": ("pids", "limit"),
 }
 _STRING_FIELDS = ("cpus", "mems")
+_SIZE_FLAGS = ("--memory", "--memory-reservation", "--memory-swap")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def _size(v: str) -> int:
+    """runc's memory sizes (go-units RAMInBytes): 100M, 1g, 512k, 1.5GiB, 1024, -1."""
+    t = v.strip().lower()
+    t = t[:-1] if t.endswith("b") else t
+    t = t[:-1] if t.endswith("i") else t
+    unit = t[-1:] if t[-1:] and t[-1:] in "kmgtp" else ""
+    num = t[: len(t) - len(unit)].strip()
+    try:
+        n = float(num) if "." in num else int(num)
+    except ValueError:
+        raise ValueError(v) from None
+    return -1 if n == -1 else int(n * _UNITS[unit])
 
 
 def main(args: dict, g: Globals) -> int:
@@ -49,7 +65,7 @@ def main(args: dict, g: Globals) -> int:
             continue
         if field not in _STRING_FIELDS:
             try:
-                v = int(v)
+                v = _size(v) if flag in _SIZE_FLAGS else int(v)
             except ValueError:
                 raise RailcarError(f"{flag}: not a number: {v!r}") from None
         res.setdefault(section, {})[field] = v

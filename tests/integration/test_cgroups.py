@@ -285,6 +285,18 @@ def test_update_flags(runtime: Runtime, make_bundle: BundleFactory) -> None:
     check(runtime, cid, path, "cpu", "cpu.shares", "512")  # absent: unchanged
 
 
+@pytest.mark.parametrize("size, want", [("100M", 100 * MiB), ("96m", 96 * MiB), ("1g", 1024 * MiB),
+                                        ("131072k", 128 * MiB)])
+def test_update_memory_with_units(runtime: Runtime, make_bundle: BundleFactory, size: str, want: int) -> None:
+    """docker and runc users write sizes with units (go-units' RAMInBytes)."""
+    if IS_V2:
+        pytest.skip("v1 file names")
+    b, path = cg_bundle(make_bundle, memory={"limit": 64 * MiB})
+    cid = started(runtime, b)
+    runtime.run("update", "--memory", size, cid, check=True)
+    check(runtime, cid, path, "memory", "memory.limit_in_bytes", str(want))
+
+
 def test_update_stopped_container_fails(runtime: Runtime, make_bundle: BundleFactory) -> None:
     b, path = cg_bundle(make_bundle, ("true",), pids={"limit": 50})
     cid = started(runtime, b)
@@ -381,3 +393,20 @@ def test_failed_create_bad_cpuset_leaves_nothing(runtime: Runtime, make_bundle: 
     assert cid not in runtime.container_dirs()
     assert runtime.run("state", cid).returncode == 1
     assert not os.path.exists(runtime.pid_file(cid))
+
+
+def test_pause_of_a_created_container(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """runc's order: paused before created; start refuses, resume brings back 'created'."""
+    b, _ = cg_bundle(make_bundle, ["sleep", "60"])
+    cid = runtime.new_id()
+    runtime.create(b, cid)
+    runtime.run("pause", cid, check=True)
+    try:
+        assert runtime.status(cid) == "paused"
+        res = runtime.start(cid, check=False)
+        assert res.returncode == 1 and "paused" in res.stderr, describe(res)
+    finally:
+        runtime.run("resume", cid, check=True)
+    assert runtime.status(cid) == "created"
+    runtime.start(cid)
+    assert runtime.status(cid) == "running"

@@ -362,3 +362,22 @@ def test_exec_additional_gids_added_to_the_process_own(runtime: Runtime, make_bu
     assert res.returncode == 0, describe(res)
     groups = next(ln for ln in res.stdout.splitlines() if ln.startswith("Groups:")).split()[1:]
     assert sorted(groups) == ["7", "9"]
+
+
+def test_exec_keeps_double_dash_in_the_command(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """`--` after the command is the command's own word; before it, the end of the options."""
+    cid = start_container(runtime, make_bundle)
+    res = exec_(runtime, cid, "sh", "-c", 'echo "$#" "$@"', "argv0", "a", "--", "b")
+    assert res.returncode == 0 and res.stdout == "3 a -- b\n", describe(res)
+    if runtime.is_railcar:  # runc runs a program named "--"
+        res = exec_(runtime, cid, "--", "echo", "x", "--", "y")
+        assert res.returncode == 0 and res.stdout == "x -- y\n", describe(res)
+
+
+def test_boolean_flags_take_go_values(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """--flag=true / =false, as Go's flag package reads them (engines' runtimeArgs do this)."""
+    cid = start_container(runtime, make_bundle)
+    res = runtime.run("--debug=false", "exec", "--detach=false", cid, "echo", "ok", pipes=True)
+    assert res.returncode == 0 and res.stdout == "ok\n", describe(res)
+    res = runtime.run("exec", "--detach=maybe", cid, "true", pipes=True)
+    assert res.returncode != 0

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import BundleFactory, RunIn, Runtime
+from tests.conftest import BundleFactory, RunIn, Runtime, describe
 from tests.support.bundle import sh
 from tests.support.procfs import ns_link, pids_in_pidns, proc_state
 
@@ -116,3 +116,26 @@ def test_init_reaps_orphans_of_non_reaping_program(runtime: Runtime, make_bundle
     time.sleep(0.5)
     zombies = [p for p in container_pids(pid) if proc_state(p) == "Z"]
     assert zombies == [], f"unreaped: {zombies} in {cid}"
+
+
+def test_kill_all_of_a_stopped_container_is_no_error(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """containerd sends `kill --all` after the init exited: nothing left to signal is not a failure."""
+    cid = runtime.create_started(make_bundle(["true"]))
+    runtime.wait_status(cid, "stopped")
+    res = runtime.kill(cid, "KILL", all_=True, check=False)
+    assert res.returncode == 0, describe(res)
+
+
+def test_signal_zero_checks_only(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid, pid = started(runtime, make_bundle, IGNORE_TERM)
+    res = runtime.kill(cid, "0", check=False)
+    assert res.returncode == 0, describe(res)
+    assert runtime.status(cid) == "running"
+
+
+def test_kill_of_a_paused_container_thaws_it_to_die(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid, pid = started(runtime, make_bundle, IGNORE_TERM)
+    runtime.run("pause", cid, check=True)
+    runtime.kill(cid, "KILL")
+    runtime.wait_exit(pid)
+    runtime.wait_status(cid, "stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 import os
 import re
 import subprocess
@@ -239,3 +240,14 @@ def test_many_containers_one_root(runtime: Runtime, make_bundle: BundleFactory) 
     for c in ids:
         runtime.delete(c, force=True)
     assert runtime.container_dirs() == []
+
+
+def test_list_json_shape(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """runc's entries: annotations only when set, the owner's name."""
+    plain, noted = runtime.new_id(), runtime.new_id()
+    runtime.create(make_bundle(SLEEP), plain)
+    runtime.create(make_bundle(SLEEP, annotations={"k": "v"}), noted)
+    listed = {e["id"]: e for e in json.loads(runtime.run("list", "--format", "json", check=True).stdout)}
+    assert set(listed[plain]) == STATE_KEYS
+    assert listed[noted]["annotations"] == {"k": "v"}
+    assert listed[plain]["owner"] == "root"

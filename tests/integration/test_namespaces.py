@@ -99,6 +99,19 @@ def test_user_namespace_mappings(runtime: Runtime, make_bundle: BundleFactory) -
     assert (created.stat().st_uid, created.stat().st_gid) == (100000, 100000)
 
 
+def test_user_namespace_owns_its_namespaces_files(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """The other namespaces are made by the container's root, not by the runtime's: the ipc
+    namespace's /dev/mqueue belongs to root inside, as with runc (not to the overflow id)."""
+    b = make_bundle(sh("stat -c %u:%g /dev/mqueue /proc/sys/kernel/shmmax"))
+    b.set_namespace("user")
+    b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    # uid 0 inside (runc 1.1.5 leaves the group at the overflow id; railcar gives 0:0)
+    assert [x.split(":")[0] for x in res.stdout.split()] == ["0", "0"], res.stdout
+
+
 def test_user_namespace_new_inode(runtime: Runtime, make_bundle: BundleFactory) -> None:
     b = make_bundle(SHOW_NS)
     b.set_namespace("user")

@@ -188,12 +188,29 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
                 cg.destroy(kill=True)
             except Exception:
                 pass
+        _poststop_after_failure(c, sp)
         c.remove()
         raise
     finally:
         if sp is not None and sp.sync_fd >= 0:
             os.close(sp.sync_fd)
         lp.close()
+
+
+def _poststop_after_failure(c: Container, sp: Any) -> None:
+    """A create that failed once the container existed destroys it: poststop hooks run (logged,
+    as at delete), so cleanup hooks such as a network teardown are not skipped (runc does too)."""
+    hooks = (c.data or {}).get("hooks") or {}
+    if sp is None or not hooks.get("poststop"):
+        return
+    try:
+        from railcar import hooks as hk
+
+        state = c.oci_state()
+        state["status"] = "stopped"
+        hk.run_logged("poststop", hooks["poststop"], state)
+    except Exception:
+        pass
 
 
 def _creation_hooks(c: Container, hooks: dict[str, Any], pid: int) -> None:

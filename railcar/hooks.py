@@ -50,7 +50,11 @@ def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], No
         raise RailcarError(f"{what}: {how}" + (f", stderr: {detail}" if detail else ""))
 
 
-def _env(env: list[str] | None) -> dict[str, str]:
+def _env(env: list[str] | None) -> dict[str, str] | None:
+    """The hook's env; absent means the runtime's own (runc's exec.Cmd), so a hook written
+    without one still has PATH (nvidia-container-runtime-hook, hooks.d)."""
+    if env is None:
+        return None
     out: dict[str, str] = {}
     for kv in env or []:
         k, _, v = kv.partition("=")

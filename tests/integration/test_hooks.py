@@ -186,3 +186,29 @@ def test_start_container_hook_gets_large_state(runtime: Runtime, make_bundle: Bu
     state = json.loads((logdir / "startContainer.json").read_text())
     assert state["annotations"]["big"] == "x" * size
     assert state["status"] == "created"
+
+
+def test_hook_without_env_gets_the_runtimes(runtime: Runtime, make_bundle: BundleFactory,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `env`: the runtime's own environment (runc's reading; hooks rely on PATH); `env: []`: none."""
+    monkeypatch.setenv("HOOK_CALLER_MARK", "from-caller")
+    log = runtime.workdir / "env.log"
+    script = f'echo "${{HOOK_CALLER_MARK:-unset}}" >> {log}'
+    hooks = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", script]},
+                          {"path": "/bin/sh", "args": ["sh", "-c", script], "env": []}]}
+    res = runtime.run_container(make_bundle(["true"], hooks=hooks))
+    assert res.returncode == 0, describe(res)
+    assert log.read_text().splitlines() == ["from-caller", "unset"]
+
+
+@pytest.mark.parametrize("kind", ["prestart", "createRuntime"])
+def test_failed_create_runs_poststop(runtime: Runtime, make_bundle: BundleFactory, kind: str) -> None:
+    """The container existed and is destroyed: its poststop hooks run, as at delete (runc too)."""
+    log = runtime.workdir / "poststop.log"
+    hooks = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}],
+             "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {log}"]}]}
+    cid = runtime.new_id()
+    res = runtime.create(make_bundle(["true"], hooks=hooks), cid, check=False)
+    assert res.returncode == 1, describe(res)
+    assert json.loads(log.read_text())["id"] == cid
+    assert runtime.container_dirs() == []

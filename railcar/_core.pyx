@@ -10,6 +10,8 @@ from libc.string cimport memset, strlen
 from posix.types cimport mode_t, dev_t, uid_t, gid_t
 
 cdef extern from "rc.h":
+    enum:
+        RC_MSG_TRACE
     struct rc_msg:
         int type
         int err
@@ -335,6 +337,8 @@ def enter(fds):
 
 
 cdef extern from "poll.h":
+    enum:
+        POLLIN
     struct pollfd:
         int fd
         short events
@@ -350,7 +354,7 @@ def drain_trace(int fd, int timeout_ms):
     cdef int n
     marks = []
     pfd.fd = fd
-    pfd.events = 1  # POLLIN
+    pfd.events = POLLIN
     while True:
         with nogil:
             n = poll(&pfd, 1, timeout_ms)
@@ -358,5 +362,5 @@ def drain_trace(int fd, int timeout_ms):
                 n = rc_recv(fd, &m)
         if n <= 0:
             return marks
-        if m.type == 7:  # RC_MSG_TRACE
+        if m.type == RC_MSG_TRACE:
             marks.append((m.stage.decode("utf-8", "replace"), m.ns))

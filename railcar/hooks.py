@@ -56,7 +56,7 @@ def _env(env: list[str] | None) -> dict[str, str] | None:
     if env is None:
         return None
     out: dict[str, str] = {}
-    for kv in env or []:
+    for kv in env:
         k, _, v = kv.partition("=")
         out[k] = v
     return out

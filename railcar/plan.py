@@ -28,7 +28,9 @@ S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
 # sysctls the kernel keeps per namespace (runc's list): anything else would be written to the host
 _SYSCTL_NS = (("kernel.msg", "ipc"), ("kernel.sem", "ipc"), ("kernel.shm", "ipc"),
               ("fs.mqueue.", "ipc"), ("net.", "network"), ("kernel.domainname", "uts"))
-_NS_PROC = {"ipc": "ipc", "network": "net", "uts": "uts"}
+# OCI namespace type -> its file in /proc/<pid>/ns
+NS_PROC = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
+           "cgroup": "cgroup", "time": "time"}
 
 
 class LaunchPlan:
@@ -281,7 +283,7 @@ def sysctls(cfg: dict[str, Any], lp: LaunchPlan, ns: dict[str, str | None]) -> N
 def _is_host_ns(path: str, kind: str) -> bool:
     """A namespace joined by path that is the runtime's own: its sysctls are the host's."""
     try:
-        a, b = os.stat(path), os.stat(f"/proc/self/ns/{_NS_PROC[kind]}")
+        a, b = os.stat(path), os.stat(f"/proc/self/ns/{NS_PROC[kind]}")
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

@@ -29,7 +29,7 @@ def main(args: dict, g: Globals) -> int:
     from railcar.state import Container
 
     cid = args["<id>"]
-    cg = running_cgroup(g, cid, ("created", "running", "paused"), "container not running")
+    cg = running_cgroup(g, cid)
 
     def emit(obj: dict) -> None:
         os.write(1, orjson.dumps(obj) + b"\n")

@@ -135,8 +135,8 @@ def run(args: dict, g: Globals) -> int:
     sp = None
     local = None
     try:
-        for name, flag in (("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("net", "network"),
-                           ("pid", "pid"), ("cgroup", "cgroup"), ("time", "time"), ("mnt", "mount")):
+        for flag in ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"):  # mount last
+            name = plan.NS_PROC[flag]
             path = f"/proc/{pid}/ns/{name}"
             try:
                 if os.readlink(path) == os.readlink(f"/proc/self/ns/{name}"):

@@ -8,7 +8,8 @@ if TYPE_CHECKING:
     from railcar.cli import Globals
 
 
-def running_cgroup(g: Globals, cid: str, statuses: tuple[str, ...], refusal: str) -> Cgroup:
+def running_cgroup(g: Globals, cid: str, statuses: tuple[str, ...] = ("created", "running", "paused"),
+                   refusal: str = "container not running") -> Cgroup:
     """The cgroup of a container whose status is one of `statuses`, else `refusal` (runc's rules:
     pause a running or created container, resume a paused one)."""
     from railcar.cgroups import Cgroup

@@ -69,5 +69,5 @@ def main(args: dict, g: Globals) -> int:
             except ValueError:
                 raise RailcarError(f"{flag}: not a number: {v!r}") from None
         res.setdefault(section, {})[field] = v
-    running_cgroup(g, args["<id>"], ("created", "running", "paused"), "container not running").update(res)
+    running_cgroup(g, args["<id>"]).update(res)
     return 0

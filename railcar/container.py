@@ -147,7 +147,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
             "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
             "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
             "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
-            "config": cfg,
+            "config": cfg, "creating": True,
         }
         c.save()  # early: a create killed from here on leaves enough for delete --force
         trace.mark("launch plan built")
@@ -169,6 +169,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         c.data["pid"] = sp.pid
         c.data["pid_start"] = st[1] if st else 0
         c.data["created"] = _now()
+        del c.data["creating"]
         if sp.passed_fd >= 0:
             send_listener(sc, sp.passed_fd, c.oci_state(), process_pid(sp.pid, init))
         c.save()

@@ -176,6 +176,10 @@ class Container:
         return st[1] == self.data.get("pid_start")
 
     def status(self) -> str:
+        if self.data.get("creating") and self.lock_fd < 0:
+            # saved early by create, which holds the lock until the container is ready: a
+            # lock nobody holds means that create died, and what it left is stopped
+            return "creating" if self._locked_elsewhere() else "stopped"
         if not self.alive():
             return "stopped"
         if self.frozen():  # first, as runc: a created container can be frozen too
@@ -183,6 +187,19 @@ class Container:
         if os.path.exists(os.path.join(self.dir, FIFO)):
             return "created"
         return "running"
+
+    def _locked_elsewhere(self) -> bool:
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def frozen(self) -> bool:
         cg = self.data.get("cgroup")

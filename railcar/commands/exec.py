@@ -120,6 +120,8 @@ def run(args: dict, g: Globals) -> int:
         raise RailcarError("cannot exec in a paused container")
     if status == "stopped":
         raise RailcarError("container not running")
+    if status == "creating":
+        raise RailcarError("cannot exec in a container that is still being created")
     cfg = c.data.get("config") or {}
     proc = process_spec(args, cfg)
     run_cfg = dict(cfg)

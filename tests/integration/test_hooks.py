@@ -212,3 +212,56 @@ def test_failed_create_runs_poststop(runtime: Runtime, make_bundle: BundleFactor
     assert res.returncode == 1, describe(res)
     assert json.loads(log.read_text())["id"] == cid
     assert runtime.container_dirs() == []
+
+
+def _gated_create(runtime: Runtime, make_bundle: BundleFactory) -> tuple[str, Path, Any]:
+    """A create held in its prestart hook until the test touches the gate file."""
+    gate, entered = runtime.workdir / "gate", runtime.workdir / "entered"
+    hook = f"touch {entered}; while [ ! -e {gate} ]; do sleep 0.02; done"
+    cid = runtime.new_id()
+    b = make_bundle(["sleep", "60"], hooks={"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]})
+    runtime._prepare(b, cid)
+    proc = runtime.popen("create", "--bundle", str(b.path), cid, io=cid)
+    runtime.wait_until(entered.exists, 10, "the prestart hook to run")
+    return cid, gate, proc
+
+
+@pytest.mark.railcar_only
+def test_container_being_created_is_creating(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """While create runs its hooks, state and list say "creating" (the OCI status), exec is
+    refused, and a delete waits for create to finish instead of removing a half-made container."""
+    cid, gate, create = _gated_create(runtime, make_bundle)
+    delete = None
+    try:
+        assert runtime.status(cid) == "creating"
+        listed = json.loads(runtime.run("list", "--format", "json", check=True).stdout)
+        assert [(e["id"], e["status"]) for e in listed] == [(cid, "creating")]
+        res = runtime.run("exec", cid, "true")
+        assert res.returncode == 255 and "being created" in res.stderr, describe(res)  # exec: as runc
+        delete = runtime.popen("delete", cid, io="delete")
+        time.sleep(0.3)
+        assert delete.poll() is None, "delete did not wait for the create in progress"
+    finally:
+        gate.touch()
+        assert create.wait(timeout=20) == 0, runtime.io_text(cid, "err")
+        if delete is not None:
+            assert delete.wait(timeout=20) == 0, runtime.io_text("delete", "err")
+    assert runtime.try_status(cid) is None  # delete then removed the created container
+    assert runtime.stray_processes() == []
+
+
+@pytest.mark.railcar_only
+def test_create_killed_midway_leaves_a_stopped_container(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """A create that dies during its hooks holds no lock any more: what it saved is "stopped"
+    and delete removes it with its cgroup."""
+    cid, gate, create = _gated_create(runtime, make_bundle)
+    try:
+        create.kill()
+        create.wait(timeout=10)
+        assert runtime.status(cid) == "stopped"
+        runtime.delete(cid)
+    finally:
+        gate.touch()
+    assert runtime.container_dirs() == []
+    runtime.wait_until(lambda: runtime.stray_processes() == [], 10, "the container's processes to go")
+    assert runtime.cgroup_dirs(cid) == []

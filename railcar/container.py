@@ -32,7 +32,9 @@ def _child_error(stage: str, err: int, text: str) -> str:
             text = f"setrlimit RLIMIT_{_RLIMIT_NAMES[int(num)]}" + text[len("setrlimit ") + len(num):]
     if err and not (stage == "exec" and "not found in $PATH" in text):
         text = f"{text}: {strerror(err)}"
-    return f"unable to start container process: {stage}: {text}"
+    if not text.startswith(f"{stage}: "):  # exec's texts carry their stage already, as Go's LookPath
+        text = f"{stage}: {text}"
+    return f"unable to start container process: {text}"
 
 
 def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Any:

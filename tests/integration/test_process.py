@@ -133,6 +133,8 @@ def test_bad_executable_fails_at_create(
     res = runtime.create(make_bundle(args), cid, check=False)
     assert res.returncode == 1
     assert text in res.stderr and args[0] in res.stderr, res.stderr
+    words = res.stderr.replace('\\"', '"')  # runc's log line escapes the quotes
+    assert f'unable to start container process: exec: "{args[0]}": ' in words, res.stderr  # runc's words
     assert runtime.container_dirs() == []
     assert runtime.stray_processes() == []
 

@@ -42,12 +42,15 @@ def main(args: dict, g: Globals) -> int:
     next_stats = 0.0
     while True:
         c = Container.load(g.root, cid, lock=False)
-        if not c.alive():
-            return 0
+        alive = c.alive()
+        # counted before leaving: an OOM kill of the container's own process is the one a
+        # user most wants to hear about
         n = cg.oom_count()
         if n > ooms:
             emit({"type": "oom", "id": cid})
             ooms = n
+        if not alive:
+            return 0
         now = time.monotonic()
         if now >= next_stats:
             emit({"type": "stats", "id": cid, "data": cg.stats()})

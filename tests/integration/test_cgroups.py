@@ -162,9 +162,11 @@ def test_hugetlb_on_unified(runtime: Runtime, make_bundle: BundleFactory) -> Non
 
 def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactory) -> None:
     # waits for /tmp/go so that `events` is watching before the allocation; the inner sh holding
-    # 100 MB in a variable is OOM-killed, the container's own sh survives and says so
+    # 100 MB in a variable is OOM-killed (its oom_score_adj makes it the victim whatever the
+    # timing), the container's own sh survives and says so
     script = ("while [ ! -e /tmp/go ]; do sleep 0.05; done; "
-              "head -c 100000000 /dev/zero | tr '\\0' x | sh -c 'x=$(cat); echo allocated'; "
+              "head -c 100000000 /dev/zero | tr '\\0' x | "
+              "sh -c 'echo 1000 > /proc/self/oom_score_adj; x=$(cat); echo allocated'; "
               "echo inner exit $?; sleep 60")
     b, path = cg_bundle(make_bundle, sh(script), memory={"limit": 16 * MiB, "swap": 16 * MiB})
     cid = started(runtime, b)
@@ -176,7 +178,12 @@ def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactor
                            "events to start")
         assert ev.poll() is None, runtime.io_text("events", "err")
         (b.rootfs / "tmp/go").touch()
-        runtime.wait_until(lambda: '"oom"' in runtime.io_text("events"), 20, "an oom event")
+        try:
+            runtime.wait_until(lambda: '"oom"' in runtime.io_text("events"), 20, "an oom event")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; events: {runtime.io_text('events')[-600:]!r} "
+                                 f"{runtime.io_text('events', 'err')!r}; container: {runtime.output(cid)!r}; "
+                                 f"oom_control: {host(path, 'memory', 'memory.oom_control').read_text()!r}") from None
         runtime.wait_output(cid, "inner exit", 20)
     finally:
         ev.kill()
@@ -188,6 +195,33 @@ def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactor
     assert runtime.status(cid) == "running"
     if not IS_V2:
         assert "oom_kill 0" not in host(path, "memory", "memory.oom_control").read_text()
+
+
+def test_events_reports_the_oom_that_kills_the_container(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """The container's own process is the OOM victim: events says so before it ends."""
+    script = ("echo 1000 > /proc/self/oom_score_adj; while [ ! -e /tmp/go ]; do sleep 0.05; done; "
+              "x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo allocated")
+    b, path = cg_bundle(make_bundle, sh(script), memory={"limit": 16 * MiB, "swap": 16 * MiB})
+    cid = started(runtime, b)
+    ev = runtime.popen("events", "--interval", "1s", cid, io="events")
+    try:
+        runtime.wait_until(lambda: '"stats"' in runtime.io_text("events") or ev.poll() is not None, 20,
+                           "events to start")
+        assert ev.poll() is None, runtime.io_text("events", "err")
+        (b.rootfs / "tmp/go").touch()
+        runtime.wait_until(lambda: '"oom"' in runtime.io_text("events") or ev.poll() is not None, 20,
+                           "an oom event")
+        runtime.wait_status(cid, "stopped", 20)
+        if runtime.is_railcar:  # railcar's events ends with the container; runc's goes on
+            assert ev.wait(timeout=10) == 0, runtime.io_text("events", "err")
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+            ev.wait(timeout=10)
+    assert runtime.status(cid) == "stopped"
+    assert "allocated" not in runtime.output(cid)
+    ooms = [json.loads(ln) for ln in runtime.io_text("events").splitlines() if '"oom"' in ln]
+    assert ooms and ooms[0] == {"type": "oom", "id": cid}, runtime.io_text("events")
 
 
 def test_pids_limit_stops_fork_bomb(runtime: Runtime, make_bundle: BundleFactory) -> None:

@@ -11,6 +11,7 @@ import orjson
 
 from railbench.metrics import BY_KEY, METRICS, Metric, ratio, summarize
 from railbench.runner import RuntimeResult
+from railbench.scenarios import FLOOR_ARGV
 
 SCHEMA = "railcar-bench-startup/1"
 MIB = 1024 * 1024
@@ -67,6 +68,7 @@ def build(
     results: Sequence[RuntimeResult],
     excluded: dict[str, str],
     subject: str | None,
+    floor: Sequence[float] = (),
 ) -> dict[str, Any]:
     """The whole report. `requested`: name -> path (None when missing); `results`: measured ones."""
     found = {res.name: res for res in results}
@@ -79,6 +81,7 @@ def build(
         "metrics": {m.key: _metric_doc(m, measured, subject) for m in METRICS},
         "parallel": {res.name: res.parallel for res in measured},
         "memory_min": {res.name: res.memory for res in measured},
+        "floor": {"argv": list(FLOOR_ARGV), **summarize(floor), "samples": list(floor)},
     }
 
 
@@ -126,6 +129,12 @@ def notes(doc: dict[str, Any]) -> list[str]:
                 out.append(f"{name}: {scenario} skipped, first sample failed: {why}")
         for scenario, count in (rt.get("failures") or {}).items():
             out.append(f"{name}: {scenario}: {count} failed sample(s), e.g. {rt['errors'][scenario][0]}")
+    floor = doc.get("floor") or {}
+    if floor.get("n"):
+        runs = {n: s["median"] for n, s in doc["metrics"]["run_ms"]["by_runtime"].items() if s["n"]}
+        vs = ", ".join(f"{ratio(floor['median'], ms):.2f}x {n}'s run" for n, ms in runs.items())
+        out.append(f"floor: `{' '.join(floor['argv'])}` (a bare CPython start and exit) took "
+                   f"{_fmt(floor['median'])} ms median: {vs}")
     for name, reps in doc["parallel"].items():
         for rep in reps:
             leaks = {k: rep[k] for k in LEAK_KEYS if rep[k]}

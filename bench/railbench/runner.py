@@ -92,14 +92,25 @@ def _sampler(ctx: Context, scenario: str, fn: SampleFn) -> Callable[[RuntimeResu
     return lambda res: res.sample(ctx, scenario, fn)
 
 
-def measure(ctx: Context, active: Sequence[RuntimeResult], rounds: int, parallel_reps: int) -> None:
+def measure(ctx: Context, active: Sequence[RuntimeResult], rounds: int, parallel_reps: int) -> list[float]:
+    """Every scenario for every runtime; returns the interpreter floor's samples (scenarios.sample_floor)."""
+    floor: list[float] = []
+
+    def sample_floor(res: RuntimeResult) -> None:
+        if res is active[0]:  # once a round, among the runtimes
+            value = scenarios.sample_floor()
+            if value is not None:
+                floor.append(value)
+
     def parallel(res: RuntimeResult) -> None:
         res.parallel.append(scenarios.parallel(ctx, res.runtime))
 
     def memory(res: RuntimeResult) -> None:
         res.memory = scenarios.memory_min(ctx, res.runtime)
 
-    _rounds("round", rounds, [_sampler(ctx, name, fn) for name, fn in scenarios.SAMPLED], active)
+    steps = [_sampler(ctx, name, fn) for name, fn in scenarios.SAMPLED]
+    _rounds("round", rounds, [steps[0], sample_floor, *steps[1:]], active)
     _rounds("parallel", parallel_reps, [parallel], active)
     _rounds("memory bisection", 1, [memory], active)
     _progress("done")
+    return floor

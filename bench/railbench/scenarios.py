@@ -180,6 +180,19 @@ def sample_lifecycle(ctx: Context, rt: Runtime) -> dict[str, float]:
 
 
 SampleFn = Callable[[Context, Runtime], dict[str, float]]
+# The floor under any runtime that starts CPython: a bare interpreter (railcar's launcher embeds
+# Debian's), sampled in the same rounds so the ratios below the table compare like with like.
+FLOOR_ARGV = ("/usr/bin/python3", "-I", "-S", "-c", "pass")
+
+
+def sample_floor() -> float | None:
+    """Wall ms of one bare interpreter start and exit; None when there is no /usr/bin/python3."""
+    if not os.access(FLOOR_ARGV[0], os.X_OK):
+        return None
+    out = proc.run(FLOOR_ARGV, 10.0)
+    return out.wall_ms if out.ok else None
+
+
 SAMPLED: tuple[tuple[str, SampleFn], ...] = (
     ("run", sample_run),
     ("seccomp_cold", lambda ctx, rt: sample_seccomp(ctx, rt, cold=True)),

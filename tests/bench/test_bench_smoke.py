@@ -17,7 +17,7 @@ SCRIPT = REPO / "bench" / "startup.py"
 REFERENCES = {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
 TOP_KEYS = {
     "schema", "date", "rounds", "quick", "machine", "mount_namespace", "spec_source", "seccomp_profile",
-    "spawner", "parallel_repetitions", "subject", "runtimes", "metrics", "parallel", "memory_min",
+    "spawner", "parallel_repetitions", "subject", "runtimes", "metrics", "parallel", "memory_min", "floor",
 }  # fmt: skip
 METRIC_KEYS = {
     "run_ms", "seccomp_cold_ms", "seccomp_warm_ms", "create_ms", "start_ms", "delete_ms", "lifecycle_ms",
@@ -98,3 +98,13 @@ def test_chart_written(quick_run):
     _, _, out = quick_run
     [chart] = out.glob("startup-*.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_interpreter_floor_sampled_with_the_runtimes(quick_run):
+    runtime, res, out = quick_run
+    floor = _report(out)["floor"]
+    if not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("no /usr/bin/python3: no interpreter floor to sample")
+    assert floor["argv"][0] == "/usr/bin/python3" and floor["n"] == len(floor["samples"]) >= 1
+    assert 0 < floor["median"] < 1000
+    assert f"x {runtime}'s run" in res.stdout and "floor:" in res.stdout

@@ -9,9 +9,11 @@ lacks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,9 +162,26 @@ def test_hugetlb_on_unified(runtime: Runtime, make_bundle: BundleFactory) -> Non
 # --- enforcement ---------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def watching_events(runtime: Runtime, cid: str, go: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`events` on the container, started before it allocates: it waits for the `go` file, touched
+    once events printed its first stats line, which comes right after it read the oom baseline (a
+    fixed sleep was too short on a loaded machine: the oom came first and went unseen)."""
+    ev = runtime.popen("events", "--interval", "1s", cid, io="events")
+    try:
+        runtime.wait_until(lambda: '"stats"' in runtime.io_text("events") or ev.poll() is not None, 20,
+                           "events to start")
+        assert ev.poll() is None, runtime.io_text("events", "err")
+        go.touch()
+        yield ev
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+            ev.wait(timeout=10)
+
+
 def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactory) -> None:
-    # waits for /tmp/go so that `events` is watching before the allocation; the inner sh holding
-    # 100 MB in a variable is OOM-killed (its oom_score_adj makes it the victim whatever the
+    # the inner sh holding 100 MB in a variable is OOM-killed (its oom_score_adj makes it the victim whatever the
     # timing), the container's own sh survives and says so
     script = ("while [ ! -e /tmp/go ]; do sleep 0.05; done; "
               "head -c 100000000 /dev/zero | tr '\\0' x | "
@@ -170,14 +189,7 @@ def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactor
               "echo inner exit $?; sleep 60")
     b, path = cg_bundle(make_bundle, sh(script), memory={"limit": 16 * MiB, "swap": 16 * MiB})
     cid = started(runtime, b)
-    ev = runtime.popen("events", "--interval", "1s", cid, io="events")
-    try:
-        # its first stats line comes right after it read the oom baseline (a fixed sleep was
-        # too short on a loaded machine: the oom came before the baseline and went unseen)
-        runtime.wait_until(lambda: '"stats"' in runtime.io_text("events") or ev.poll() is not None, 20,
-                           "events to start")
-        assert ev.poll() is None, runtime.io_text("events", "err")
-        (b.rootfs / "tmp/go").touch()
+    with watching_events(runtime, cid, b.rootfs / "tmp/go"):
         try:
             runtime.wait_until(lambda: '"oom"' in runtime.io_text("events"), 20, "an oom event")
         except AssertionError as e:
@@ -185,9 +197,6 @@ def test_oom_kill_reported_by_events(runtime: Runtime, make_bundle: BundleFactor
                                  f"{runtime.io_text('events', 'err')!r}; container: {runtime.output(cid)!r}; "
                                  f"oom_control: {host(path, 'memory', 'memory.oom_control').read_text()!r}") from None
         runtime.wait_output(cid, "inner exit", 20)
-    finally:
-        ev.kill()
-        ev.wait(timeout=10)
     ooms = [json.loads(ln) for ln in runtime.io_text("events").splitlines() if '"oom"' in ln]
     assert ooms and ooms[0]["type"] == "oom" and ooms[0]["id"] == cid
     assert "inner exit 137" in runtime.output(cid)  # SIGKILLed by the OOM killer
@@ -203,21 +212,12 @@ def test_events_reports_the_oom_that_kills_the_container(runtime: Runtime, make_
               "x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo allocated")
     b, path = cg_bundle(make_bundle, sh(script), memory={"limit": 16 * MiB, "swap": 16 * MiB})
     cid = started(runtime, b)
-    ev = runtime.popen("events", "--interval", "1s", cid, io="events")
-    try:
-        runtime.wait_until(lambda: '"stats"' in runtime.io_text("events") or ev.poll() is not None, 20,
-                           "events to start")
-        assert ev.poll() is None, runtime.io_text("events", "err")
-        (b.rootfs / "tmp/go").touch()
+    with watching_events(runtime, cid, b.rootfs / "tmp/go") as ev:
         runtime.wait_until(lambda: '"oom"' in runtime.io_text("events") or ev.poll() is not None, 20,
                            "an oom event")
         runtime.wait_status(cid, "stopped", 20)
         if runtime.is_railcar:  # railcar's events ends with the container; runc's goes on
             assert ev.wait(timeout=10) == 0, runtime.io_text("events", "err")
-    finally:
-        if ev.poll() is None:
-            ev.kill()
-            ev.wait(timeout=10)
     assert runtime.status(cid) == "stopped"
     assert "allocated" not in runtime.output(cid)
     ooms = [json.loads(ln) for ln in runtime.io_text("events").splitlines() if '"oom"' in ln]

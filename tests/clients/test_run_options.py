@@ -11,20 +11,20 @@ import pytest
 
 from tests.clients.engines import IMAGE, ContainerCli, Docker, Podman, cgroup_file
 from tests.clients.test_cli_common import new_name
+from tests.support.procfs import parse_status
 
 
 def status_fields(engine: ContainerCli, *args: str) -> dict[str, str]:
     """/proc/self/status of `sh` in a container started with `args`, as a dict."""
     res = engine.cli("run", "--rm", *args, IMAGE, "cat", "/proc/self/status")
     assert res.code == 0, res
-    return dict(line.split(":\t", 1) for line in res.out.splitlines() if ":\t" in line)
+    return parse_status(res.out)
 
 
 def missing_bounding_caps() -> list[int]:
     """Capabilities the kernel has that our bounding set lacks (a host that withholds some)."""
     last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    bnd = int(dict(ln.split(":\t", 1) for ln in Path("/proc/self/status").read_text().splitlines()
-                   if ":\t" in ln)["CapBnd"], 16)  # fmt: skip
+    bnd = int(parse_status(Path("/proc/self/status").read_text())["CapBnd"], 16)
     return [c for c in range(last + 1) if not bnd & (1 << c)]
 
 

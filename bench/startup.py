@@ -134,7 +134,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, ns_note: str) -> dict[str
         active = [res for res in results if res.name not in excluded]
         parallel_reps = 1 if args.quick else max(1, min(5, args.rounds // 10))
         header["parallel_repetitions"] = parallel_reps
-        floor = runner.measure(ctx, active, args.rounds, parallel_reps) if active else []
+        floor = runner.measure(ctx, active, args.rounds, parallel_reps)
         subject = active[0].name if active else None
         return report.build(header, requested, results, excluded, subject, floor)
     finally:

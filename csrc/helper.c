@@ -4,7 +4,9 @@
  * capabilities, no_new_privs, reports READY, waits for `start` on the exec
  * fifo, loads seccomp and execs the user program.  In init mode it forks
  * first and stays as the container's pid 1: reaps zombies, forwards every
- * signal, exits with the process's status.
+ * signal, exits with the process's status.  Once the process is cloned the
+ * init drops every capability but CAP_KILL and sets no_new_privs
+ * (init_drop_privileges).
  *
  * argv: railcar-init <plan-fd> <exe> <sync-fd> <tty-fd> */
 #define _GNU_SOURCE
@@ -28,6 +30,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include "rc.h"
@@ -38,6 +41,9 @@
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#ifndef CAP_KILL
+#define CAP_KILL 5
 #endif
 
 struct hplan {
@@ -66,21 +72,28 @@ static struct hplan P;
 static void fail(const char *stage, int err, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 
-static void fail(const char *stage, int err, const char *fmt, ...)
+/* (stage, errno, message) to the runtime on `sync_fd`, or to stderr when
+ * nobody listens there any more */
+static void report(int sync_fd, const char *stage, int err, const char *fmt, va_list ap)
 {
     struct rc_msg m;
-    va_list ap;
     memset(&m, 0, sizeof m);
     m.type = RC_MSG_ERROR;
     m.err = err;
     snprintf(m.stage, sizeof m.stage, "%s", stage);
-    va_start(ap, fmt);
     vsnprintf(m.text, sizeof m.text, fmt, ap);
-    va_end(ap);
-    if (P.sync_fd < 0 || send(P.sync_fd, &m, sizeof m, MSG_NOSIGNAL) < 0) {
+    if (sync_fd < 0 || send(sync_fd, &m, sizeof m, MSG_NOSIGNAL) < 0) {
         /* after READY nobody listens on the sync socket: the user sees stderr */
         dprintf(2, "railcar: %s: %s: %s\n", m.stage, m.text, err ? strerror(err) : "failed");
     }
+}
+
+static void fail(const char *stage, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(P.sync_fd, stage, err, fmt, ap);
+    va_end(ap);
     _exit(err == ENOENT ? 127 : 126);
 }
 
@@ -107,6 +120,14 @@ static char **split_strings(const char *data, size_t len)
     return v;
 }
 
+/* a fixed-size plan field: exactly its size, or the plan is refused (never a read past it) */
+#define FIELD(dst) do {                                                     \
+        if (len != sizeof(dst))                                             \
+            fail("helper", EINVAL, "plan: field %u has %u bytes, not %zu", \
+                 tag, len, sizeof(dst));                                    \
+        memcpy(&(dst), d, sizeof(dst));                                     \
+    } while (0)
+
 static void read_plan(int fd)
 {
     struct stat st;
@@ -129,25 +150,30 @@ static void read_plan(int fd)
         memcpy(&tag, buf + off, 4);
         memcpy(&len, buf + off + 4, 4);
         d = buf + off + 8;
-        if (off + 8 + len > got)
+        if (len > got - off - 8)
             fail("helper", EINVAL, "truncated plan");
         switch (tag) {
-        case HP_INIT: memcpy(&P.init, d, 4); break;
+        case HP_INIT: FIELD(P.init); break;
         case HP_ARGV: P.argv = split_strings(d, len); break;
-        case HP_UID: memcpy(&P.uid, d, 4); break;
-        case HP_GID: memcpy(&P.gid, d, 4); break;
+        case HP_UID: FIELD(P.uid); break;
+        case HP_GID: FIELD(P.gid); break;
         case HP_GROUPS: P.groups = (uint32_t *)d; P.ngroups = len / 4; break;
-        case HP_CAPS: memcpy(P.caps, d, sizeof P.caps); P.has_caps = 1; break;
-        case HP_NNP: memcpy(&P.nnp, d, 4); break;
+        case HP_CAPS: FIELD(P.caps); P.has_caps = 1; break;
+        case HP_NNP: FIELD(P.nnp); break;
         case HP_SECCOMP: P.filter = (struct sock_filter *)d; P.nfilter = len / 8; break;
-        case HP_SECCOMP_FLAGS: memcpy(&P.seccomp_flags, d, 4); break;
+        case HP_SECCOMP_FLAGS: FIELD(P.seccomp_flags); break;
         case HP_SECCOMP_LISTENER: P.notify = 1; break;
         case HP_START_HOOKS: P.hooks = d; P.hooks_len = len; break;
-        case HP_LSM_EXEC: P.lsm_path = d; P.lsm_value = d + strlen(d) + 1; break;
-        case HP_FIFO_FD: memcpy(&P.fifo_fd, d, 4); break;
-        case HP_PRESERVE_FDS: memcpy(&P.preserve, d, 4); break;
-        case HP_LAST_CAP: memcpy(&P.last_cap, d, 4); break;
-        case HP_TRACE: memcpy(&P.trace, d, 4); break;
+        case HP_LSM_EXEC:          /* two strings, each NUL-terminated inside the field */
+            if (!len || !memchr(d, 0, len) || !memchr(d + strlen(d) + 1, 0, len - strlen(d) - 1))
+                fail("helper", EINVAL, "plan: malformed field %u", tag);
+            P.lsm_path = d;
+            P.lsm_value = d + strlen(d) + 1;
+            break;
+        case HP_FIFO_FD: FIELD(P.fifo_fd); break;
+        case HP_PRESERVE_FDS: FIELD(P.preserve); break;
+        case HP_LAST_CAP: FIELD(P.last_cap); break;
+        case HP_TRACE: FIELD(P.trace); break;
         default: break;           /* newer railcar, older helper: ignore */
         }
         off += 8 + ((len + 7) & ~7u);
@@ -175,12 +201,31 @@ static void drop_bounding(uint64_t keep)
             fail("capabilities", errno, "drop capability %u from the bounding set", c);
 }
 
+/* In init mode the init drops its privileges while the process sets itself
+ * up, and the process waits on this word (the two share memory) before its
+ * first step that cannot wait: a seccomp filter (which may forbid futex) or
+ * READY.  A failed drop is thus reported before READY, and create fails
+ * instead of making a container whose pid 1 kept the runtime's capabilities.
+ * The drop takes microseconds, the setup before either step far longer: the
+ * wait is a load of a word that is already 1. */
+static int init_gate = 1;       /* run_init sets 0 before the clone, 1 after the drop */
+
+static void wait_for_init(void)
+{
+    while (__atomic_load_n(&init_gate, __ATOMIC_ACQUIRE) == 0) {
+        if (syscall(SYS_futex, &init_gate, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0) < 0 &&
+            errno != EAGAIN && errno != EINTR)
+            fail("init", errno, "wait for the init to drop its privileges");
+    }
+}
+
 static void load_seccomp(void)
 {
     struct sock_fprog prog;
     long r;
     if (!P.nfilter)
         return;
+    wait_for_init();
     prog.len = (unsigned short)P.nfilter;
     prog.filter = P.filter;
     r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, P.seccomp_flags, &prog);
@@ -380,6 +425,7 @@ static void become_process(void)
             c->cmsg_len = CMSG_LEN(sizeof(int));
             memcpy(CMSG_DATA(c), &P.listener_fd, sizeof(int));
         }
+        wait_for_init();
         htrace("helper: user, caps, no_new_privs");
         sendmsg(P.sync_fd, &msg, MSG_NOSIGNAL);
         /* errors after READY go to stderr (fail); with --trace-startup the
@@ -433,6 +479,64 @@ static int process_main(void *arg)
     return 1;
 }
 
+static void init_fail(int sync_fd, pid_t child, const char *stage, int err, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 5, 6)));
+
+/* The process has not passed the gate: report, then take it down with us. */
+static void init_fail(int sync_fd, pid_t child, const char *stage, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(sync_fd, stage, err, fmt, ap);
+    va_end(ap);
+    kill(child, SIGKILL);       /* best effort: create kills the cgroup too */
+    _exit(126);
+}
+
+/* What pid 1 keeps once the process is cloned: no capability but CAP_KILL,
+ * in no set but effective and permitted, and no_new_privs.
+ *
+ * All it does from here on is close and dup2 fds it owns, wait for signals,
+ * reap children, forward signals to the process and exit: none of it needs a
+ * privilege except the forwarding.  kill(2) of a process with another uid
+ * (user.uid 1000, or a program that changes its uids later) needs CAP_KILL
+ * (pidfd_send_signal makes the same check), and switching the init to the
+ * process's uid instead would fail the moment the program changes uids, and
+ * let every process of that uid signal the init.  So the init stays uid 0
+ * with CAP_KILL alone.  The capabilities are those of the init's user
+ * namespace: with a new user namespace CAP_KILL reaches only the container's
+ * processes; without one, the processes the init can name by pid (its pid
+ * namespace's, when it has one).  Bounding, inheritable and ambient are
+ * emptied (the init never execs; with no_new_privs nothing can be gained). */
+static void init_drop_privileges(int sync_fd, pid_t child)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    uint64_t keep;
+    int c;
+
+    if (syscall(SYS_capget, &h, d) < 0)
+        init_fail(sync_fd, child, "init", errno, "capget");
+    keep = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & (1ULL << CAP_KILL);
+    /* the bounding set first: dropping from it needs CAP_SETPCAP, which capset removes */
+    for (c = 0; c < 64; c++) {
+        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+        if (r < 0 && errno == EINVAL)
+            break;              /* past the kernel's last capability */
+        if (r < 0)
+            init_fail(sync_fd, child, "init", errno, "read capability %d of the bounding set", c);
+        if (r == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+            init_fail(sync_fd, child, "init", errno, "drop capability %d from the bounding set", c);
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        init_fail(sync_fd, child, "init", errno, "clear the ambient capabilities");
+    if (capset_all(keep, keep, 0) < 0)
+        init_fail(sync_fd, child, "init", errno, "capset (effective and permitted 0x%llx, inheritable 0)",
+                  (unsigned long long)keep);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        init_fail(sync_fd, child, "init", errno, "set no_new_privs");
+}
+
 /* pid 1: start the process, then reap and forward until it exits.
  *
  * The process is cloned with CLONE_VM: until its execve it runs in the
@@ -459,6 +563,7 @@ static void run_init(void)
     sigprocmask(SIG_BLOCK, &all, &init_mask);
     if (getpid() != 1)
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    __atomic_store_n(&init_gate, 0, __ATOMIC_RELEASE);   /* the process waits for the drop */
     /* only the pages the process touches are charged (MAP_NORESERVE) */
     stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
@@ -467,6 +572,12 @@ static void run_init(void)
     child = clone(process_main, stack + stack_size, CLONE_VM | SIGCHLD, NULL);
     if (child < 0)
         fail("init", errno, "clone the process");
+    /* the process has its own credentials now (a copy of ours): ours can go.
+     * Errors go to our own copy of the sync socket (P is shared from now) */
+    init_drop_privileges(sync_fd, child);
+    __atomic_store_n(&init_gate, 1, __ATOMIC_RELEASE);
+    if (syscall(SYS_futex, &init_gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
+        init_fail(sync_fd, child, "init", errno, "wake the process");
     /* the child owns the sync socket, fifo and tty now; keep none of them,
      * so their state tells the truth about the process */
     close(sync_fd);
@@ -489,7 +600,10 @@ static void run_init(void)
         if (sig < 0)
             continue;
         if (sig != SIGCHLD) {
-            kill(child, sig);
+            /* ESRCH: it exited and its SIGCHLD is on the way.  Anything else
+             * is a bug; stderr is the container's, the only place left */
+            if (kill(child, sig) < 0 && errno != ESRCH)
+                dprintf(2, "railcar-init: forward signal %d to pid %d: %s\n", sig, child, strerror(errno));
             continue;
         }
         for (;;) {

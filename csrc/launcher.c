@@ -98,6 +98,24 @@ static void maybe_prewarm(int argc, char **argv)
     }
 }
 
+/* --preserve-fds N hands the container the caller's fds 3..3+N-1.  How many of them are open
+ * is counted here, before this process opens anything (the prewarm thread's tasks file, the
+ * interpreter's own files): a gap would otherwise be filled by an fd of the runtime's, and the
+ * container would get it.  railcar.commands.create.preserve refuses N above this count. */
+static long caller_fds_from3(int argc, char **argv)
+{
+    long n = 0;
+    int i;
+    for (i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--preserve-fds", 14) == 0)
+            break;
+    if (i == argc)
+        return -1;                 /* not asked: nothing to count */
+    while (n < INT_MAX - 3 && fcntl((int)(3 + n), F_GETFD) >= 0)
+        n++;
+    return n;
+}
+
 static void fatal(PyConfig *c, PyStatus st)
 {
     PyConfig_Clear(c);
@@ -196,6 +214,7 @@ int main(int argc, char **argv)
     char exe[PATH_MAX], *slash;
     struct timespec t0;
     ssize_t n;
+    long fds3 = caller_fds_from3(argc, argv);   /* first: nothing of ours is open yet */
 
     clock_gettime(CLOCK_MONOTONIC, &t0);   /* for --trace-startup */
     {
@@ -294,6 +313,11 @@ int main(int argc, char **argv)
         PyObject *v = PyLong_FromLongLong((long long)t0.tv_sec * 1000000000LL + t0.tv_nsec);
         if (v) {
             PySys_SetObject("_railcar_t0", v);
+            Py_DECREF(v);
+        }
+        v = fds3 >= 0 ? PyLong_FromLong(fds3) : NULL;
+        if (v) {
+            PySys_SetObject("_railcar_caller_fds", v);
             Py_DECREF(v);
         }
     }

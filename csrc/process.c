@@ -166,8 +166,6 @@ process:
     clear_cloexec(p->helper_plan_fd);
     if (p->fifo_fd >= 0)
         clear_cloexec(p->fifo_fd);
-    for (i = 0; i < p->nkeep; i++)
-        clear_cloexec(p->keep_fd[i]);
     if (slave >= 0)
         clear_cloexec(slave);
 

@@ -54,19 +54,18 @@ struct rc_device {
 struct rc_rlimit { int resource; uint64_t soft, hard; };
 struct rc_kv { const char *key; const char *value; const char *field; };
 
-#define RC_MAX_JOIN 8
-#define RC_MAX_CGROUP 16
-
 struct rc_plan {
     /* namespaces */
     int new_flags;                 /* CLONE_NEW* to create */
+    /* arrays the parent allocates to their counts (_core.pyx): no fixed size that a host
+     * with many cgroup hierarchies or a config with many namespace paths could overflow */
     int njoin;
-    int join_fd[RC_MAX_JOIN];      /* ordered by the planner: user first, mount last */
-    int join_type[RC_MAX_JOIN];
+    const int *join_fd;            /* ordered by the planner: user first, mount last */
+    const int *join_type;
     const char *uid_map, *gid_map; /* contents, written by the parent; NULL if none */
     const char *timens_offsets;    /* written after unshare(CLONE_NEWTIME); NULL if none */
     int ncgroup;
-    int cgroup_fd[RC_MAX_CGROUP];  /* open cgroup.procs files: the parent writes the pid */
+    const int *cgroup_fd;          /* open cgroup.procs files: the parent writes the pid */
 
     /* rootfs */
     const char *rootfs;            /* absolute host path */
@@ -102,8 +101,6 @@ struct rc_plan {
     int helper_fd;                 /* sealed memfd of the helper binary */
     int helper_plan_fd;            /* memfd with the helper plan */
     int fifo_fd;                   /* exec fifo, O_RDWR: the helper blocks reading it */
-    int nkeep;
-    int keep_fd[4];                /* more fds the helper needs (seccomp listener socket) */
     int preserve_fds;
     char *const *envp;             /* process.env */
     int nenv;
@@ -131,7 +128,6 @@ int rc_spawn(const struct rc_plan *p, struct rc_result *r);
 int rc_spawn_continue(struct rc_result *r);
 
 /* child side, one file each */
-struct rc_child;                   /* the child's context: plan + sync fd */
 void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 4, 5)));
 int rc_send(int fd, int type, int pid);

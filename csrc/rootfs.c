@@ -64,31 +64,35 @@ static int bind_into_proc_refused(int tfd, const char *dest)
     return 1;
 }
 
+/* A symlink step (plan.Symlink): dest -> source, made in the resolved parent. */
+static void make_symlink(int rootfd, const struct rc_mount *m, int fd)
+{
+    char parent[4096];
+    const char *slash = strrchr(m->dest, '/');
+    size_t plen;
+    int pfd;
+    if (!slash)
+        rc_fail(fd, "symlink", EINVAL, "%s: %s is not an absolute path", m->field, m->dest);
+    plen = (size_t)(slash - m->dest);
+    if (plen >= sizeof parent)
+        rc_fail(fd, "symlink", ENAMETOOLONG, "%s", m->dest);
+    memcpy(parent, m->dest, plen);
+    parent[plen] = 0;
+    if (rc_mkdirall_in_root(rootfd, plen ? parent : "/", 0755, 0) < 0)
+        rc_fail(fd, "symlink", errno, "mkdir %s", parent);
+    pfd = rc_open_in_root(rootfd, plen ? parent : "/", O_PATH | O_DIRECTORY);
+    if (pfd < 0)
+        rc_fail(fd, "symlink", errno, "open %s", parent);
+    if (symlinkat(m->source, pfd, slash + 1) < 0 && errno != EEXIST)
+        rc_fail(fd, "symlink", errno, "symlink %s to %s", m->source, m->dest);
+    close(pfd);
+}
+
 static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount *m, int fd)
 {
     char tpath[64];
     int tfd, below = -1;
 
-    if (m->is_symlink) {
-        /* symlink dest -> source, made relative to the resolved parent */
-        char parent[4096];
-        const char *slash = strrchr(m->dest, '/');
-        size_t plen = (size_t)(slash - m->dest);
-        int pfd;
-        if (plen >= sizeof parent)
-            rc_fail(fd, "symlink", ENAMETOOLONG, "%s", m->dest);
-        memcpy(parent, m->dest, plen);
-        parent[plen] = 0;
-        if (rc_mkdirall_in_root(rootfd, plen ? parent : "/", 0755, 0) < 0)
-            rc_fail(fd, "symlink", errno, "mkdir %s", parent);
-        pfd = rc_open_in_root(rootfd, plen ? parent : "/", O_PATH | O_DIRECTORY);
-        if (pfd < 0)
-            rc_fail(fd, "symlink", errno, "open %s", parent);
-        if (symlinkat(m->source, pfd, slash + 1) < 0 && errno != EEXIST)
-            rc_fail(fd, "symlink", errno, "symlink %s to %s", m->source, m->dest);
-        close(pfd);
-        return;
-    }
     if (!m->source && !m->fstype && !m->flags)
         goto attributes;          /* only change an earlier mount's flags */
     if (rc_mkdirall_in_root(rootfd, m->dest, 0755, m->is_file) < 0)
@@ -224,23 +228,39 @@ static void mask_paths(const struct rc_plan *p, int fd)
     close(rootfd);
 }
 
+static int late_propagation(const struct rc_plan *p)
+{
+    return (p->root_propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
+}
+
+static void set_root_propagation(const struct rc_plan *p, int fd)
+{
+    if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
+        rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
+}
+
 int rc_setup_rootfs(const struct rc_plan *p, int fd)
 {
     int i, rootfd;
     struct rc_msg m;
 
     /* nothing we mount may propagate back to the host; a shared root is made
-     * shared only after pivot_root (pivot_root refuses a shared parent) */
-    if (mount(NULL, "/", NULL, (p->root_propagation & MS_SHARED) ? MS_PRIVATE | MS_REC
-                                                                 : p->root_propagation, NULL) < 0)
+     * shared only after pivot_root (pivot_root refuses a shared parent), an
+     * unbindable one only then too (the rootfs could not be bound onto itself) */
+    if (mount(NULL, "/", NULL, late_propagation(p) ? MS_PRIVATE | MS_REC : p->root_propagation,
+              NULL) < 0)
         rc_fail(fd, "rootfs", errno, "set propagation of /");
     if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
         rc_fail(fd, "rootfs", errno, "bind mount %s", p->rootfs);
     rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
-    for (i = 0; i < p->nmounts; i++)
-        do_mount(p, rootfd, &p->mounts[i], fd);
+    for (i = 0; i < p->nmounts; i++) {
+        if (p->mounts[i].is_symlink)
+            make_symlink(rootfd, &p->mounts[i], fd);
+        else
+            do_mount(p, rootfd, &p->mounts[i], fd);
+    }
     rc_trace(p, fd, "child: mounts");
     rc_create_devices(p, rootfd, fd);
     rc_trace(p, fd, "child: devices");
@@ -250,10 +270,8 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
     }
     close(rootfd);
     pivot(p, fd);
-    if (p->root_propagation & MS_SHARED) {
-        if (mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
-            rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
-    }
+    if (p->root_propagation & MS_SHARED)
+        set_root_propagation(p, fd);
     rc_trace(p, fd, p->no_pivot ? "child: chroot" : "child: pivot_root");
     return 0;
 }
@@ -264,5 +282,8 @@ void rc_finish_rootfs(const struct rc_plan *p, int fd)
     mask_paths(p, fd);
     if (p->readonly_root && bind_remount("/", MS_RDONLY) < 0)
         rc_fail(fd, "rootfs", errno, "remount / read-only");
+    /* last: masked and read-only paths are binds, which an unbindable tree refuses */
+    if (p->root_propagation & MS_UNBINDABLE)
+        set_root_propagation(p, fd);
     rc_trace(p, fd, "child: masked and read-only paths");
 }

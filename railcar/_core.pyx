@@ -54,13 +54,13 @@ cdef extern from "rc.h":
     struct rc_plan:
         int new_flags
         int njoin
-        int join_fd[8]
-        int join_type[8]
+        const int *join_fd
+        const int *join_type
         const char *uid_map
         const char *gid_map
         const char *timens_offsets
         int ncgroup
-        int cgroup_fd[16]
+        const int *cgroup_fd
         const char *rootfs
         unsigned long root_propagation
         int no_pivot
@@ -93,8 +93,6 @@ cdef extern from "rc.h":
         int helper_fd
         int helper_plan_fd
         int fifo_fd
-        int nkeep
-        int keep_fd[4]
         int preserve_fds
         char *const *envp
         int nenv
@@ -165,6 +163,9 @@ cdef class Spawn:
     cdef const char **masked
     cdef const char **readonly
     cdef char **envp
+    cdef int *join_fd
+    cdef int *join_type
+    cdef int *cgroup_fd
 
     def __cinit__(self):
         self.keep = []
@@ -177,6 +178,9 @@ cdef class Spawn:
         free(self.masked)
         free(self.readonly)
         free(self.envp)
+        free(self.join_fd)
+        free(self.join_type)
+        free(self.cgroup_fd)
 
     def start(self, lp):
         """Fill the C plan from the launch plan, clone, run to READY or a hooks pause.
@@ -186,37 +190,53 @@ cdef class Spawn:
         cdef list keep = self.keep
         memset(p, 0, sizeof(rc_plan))
         p.new_flags = lp.new_flags
+        # every array sized to its list (boundscheck is off: no fixed array to overrun)
         p.njoin = len(lp.joins)
+        self.join_fd = <int *>calloc(p.njoin + 1, sizeof(int))
+        self.join_type = <int *>calloc(p.njoin + 1, sizeof(int))
+        if self.join_fd == NULL or self.join_type == NULL:
+            raise MemoryError()
         for i, (fd, t) in enumerate(lp.joins):
-            p.join_fd[i] = fd
-            p.join_type[i] = t
+            self.join_fd[i] = fd
+            self.join_type[i] = t
+        p.join_fd = self.join_fd
+        p.join_type = self.join_type
         p.uid_map = _s(lp.uid_map, keep)
         p.gid_map = _s(lp.gid_map, keep)
         p.timens_offsets = _s(lp.timens_offsets, keep)
         p.ncgroup = len(lp.cgroup_fds)
+        self.cgroup_fd = <int *>calloc(p.ncgroup + 1, sizeof(int))
+        if self.cgroup_fd == NULL:
+            raise MemoryError()
         for i, fd in enumerate(lp.cgroup_fds):
-            p.cgroup_fd[i] = fd
+            self.cgroup_fd[i] = fd
+        p.cgroup_fd = self.cgroup_fd
         p.rootfs = _s(lp.rootfs, keep)
         p.root_propagation = lp.root_propagation
         p.no_pivot = lp.no_pivot
         p.readonly_root = lp.readonly_root
         p.nmounts = len(lp.mounts)
         self.mounts = <rc_mount *>calloc(p.nmounts + 1, sizeof(rc_mount))
-        for i, m in enumerate(lp.mounts):
-            (src, dest, fstype, data, flags, remount, prop, aset, aclr, is_file, is_link) = m[:11]
-            self.mounts[i].field = _s(m[11] if len(m) > 11 else b"mounts", keep)
-            self.mounts[i].source = _s(src, keep)
-            self.mounts[i].dest = _s(dest, keep)
-            self.mounts[i].fstype = _s(fstype, keep)
-            self.mounts[i].data = _s(data, keep)
-            self.mounts[i].flags = flags
-            self.mounts[i].remount = remount
-            self.mounts[i].propagation = prop
-            self.mounts[i].attr_set = aset
-            self.mounts[i].attr_clr = aclr
-            self.mounts[i].is_file = is_file
-            self.mounts[i].is_symlink = is_link
-            self.mounts[i].copyup = m[12] if len(m) > 12 else 0
+        if self.mounts == NULL:
+            raise MemoryError()
+        for i, m in enumerate(lp.mounts):  # plan.Mount and plan.Symlink records
+            self.mounts[i].field = _s(m.field, keep)
+            if type(m).__name__ == "Symlink":
+                self.mounts[i].is_symlink = 1
+                self.mounts[i].source = _s(m.target, keep)
+                self.mounts[i].dest = _s(m.link, keep)
+                continue
+            self.mounts[i].source = _s(m.source, keep)
+            self.mounts[i].dest = _s(m.dest, keep)
+            self.mounts[i].fstype = _s(m.fstype, keep)
+            self.mounts[i].data = _s(m.data, keep)
+            self.mounts[i].flags = m.flags
+            self.mounts[i].remount = m.remount
+            self.mounts[i].propagation = m.propagation
+            self.mounts[i].attr_set = m.attr_set
+            self.mounts[i].attr_clr = m.attr_clr
+            self.mounts[i].is_file = m.is_file
+            self.mounts[i].copyup = m.copyup
         p.mounts = self.mounts
         p.ndevices = len(lp.devices)
         self.devices = <rc_device *>calloc(p.ndevices + 1, sizeof(rc_device))
@@ -269,9 +289,6 @@ cdef class Spawn:
         p.helper_fd = lp.helper_fd
         p.helper_plan_fd = lp.helper_plan_fd
         p.fifo_fd = lp.fifo_fd
-        p.nkeep = len(lp.keep_fds)
-        for i, fd in enumerate(lp.keep_fds):
-            p.keep_fd[i] = fd
         p.preserve_fds = lp.preserve_fds
         self.envp = <char **>calloc(len(lp.env) + 1, sizeof(char *))
         for i, s in enumerate(lp.env):
@@ -327,6 +344,22 @@ cdef class Spawn:
 
 cdef extern from "sched.h":
     int setns(int fd, int nstype) nogil
+
+cdef extern from "sys/prctl.h":
+    int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+              unsigned long arg5) nogil
+
+cdef extern from "unistd.h":
+    int getppid() nogil
+    void _exit(int status) nogil
+
+
+def die_with_parent(int parent):
+    """In a forked child (a hook's preexec): SIGKILL when the runtime dies, and exit now if it
+    already has (the fork raced its death)."""
+    prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    if getppid() != parent:
+        _exit(137)
 
 
 def enter(fds):

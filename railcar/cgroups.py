@@ -463,6 +463,11 @@ def _device_rules(rules: list) -> list[tuple[bool, str, int, int, int]]:
             raise RailcarError(f'{f}.type: must be "a", "b" or "c", got {t!r}')
         major = _int(r, "major", f + ".major")
         minor = _int(r, "minor", f + ".minor")
+        for which, v in (("major", major), ("minor", minor)):
+            if v is not None and v > 0xFFF:  # a number no device can have (cheap test first)
+                from railcar.spec import check_device_number
+
+                check_device_number(v, f"{f}.{which}", which, True)
         access = r.get("access")
         if access is None or access == "":
             access = "rwm"
@@ -604,6 +609,10 @@ def _bpf_attach_device_filter(dirpath: str, program: bytes) -> None:
 # the container's cgroup
 
 
+class NotOurs(RailcarError):
+    """A state names a directory that cannot be a container's cgroup."""
+
+
 class Cgroup:
     """One container's cgroup in every hierarchy.
 
@@ -613,15 +622,18 @@ class Cgroup:
     directory.
     """
 
-    __slots__ = ("kind", "path", "v1", "v2", "v2_controllers", "_made")
+    __slots__ = ("kind", "path", "v1", "v2", "v2_controllers", "inodes", "_made")
 
     def __init__(self, kind: str, path: str, v1: dict[str, str], v2: str,
-                 v2_controllers: set[str]) -> None:
+                 v2_controllers: set[str], inodes: dict[str, int] | None = None) -> None:
         self.kind = kind
         self.path = path
         self.v1 = v1
         self.v2 = v2
         self.v2_controllers = v2_controllers
+        # each directory's inode once made: a state whose path was changed (or a directory
+        # removed and made again by someone else) no longer matches, and is not touched
+        self.inodes: dict[str, int] = inodes or {}
         self._made: list[str] = []
 
     def __repr__(self) -> str:
@@ -654,13 +666,21 @@ class Cgroup:
         if layout is None:
             layout = detect()
         cg = cls.at(cgroups_path, cid, systemd, layout)
-        try:
-            cg._mkdirs(layout)
-            cg._apply(resources or {}, create=True)
-        except BaseException:
-            cg._undo()
-            raise
+        cg.make(resources, layout)
         return cg
+
+    def make(self, resources: dict | None, layout: Layout | None = None) -> None:
+        """mkdir the directories `at` resolved, apply linux.resources; on error undo and raise.
+        Apart from `at` so that a caller can record the paths before anything exists."""
+        if layout is None:
+            layout = detect()
+        try:
+            self._mkdirs(layout)
+            self._apply(resources or {}, create=True)
+            self.inodes = {d: os.stat(d).st_ino for d in self.dirs()}
+        except BaseException:
+            self._undo()
+            raise
 
     def to_state(self) -> dict:
         return {
@@ -669,12 +689,13 @@ class Cgroup:
             "v1": dict(self.v1),
             "v2": self.v2,
             "v2_controllers": sorted(self.v2_controllers),
+            "inodes": dict(self.inodes),
         }
 
     @classmethod
     def from_state(cls, d: dict) -> Cgroup:
         return cls(d.get("kind", ""), d.get("path", ""), dict(d.get("v1") or {}),
-                   d.get("v2") or "", set(d.get("v2_controllers") or ()))
+                   d.get("v2") or "", set(d.get("v2_controllers") or ()), dict(d.get("inodes") or {}))
 
     def dirs(self) -> list[str]:
         """Every distinct directory, v1 hierarchies first, unified last."""
@@ -1409,11 +1430,36 @@ class Cgroup:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
+    def _check_owned(self) -> None:
+        """Refuse to kill in or remove what cannot be a container's cgroup (a state file that was
+        forged or damaged): a directory that is not a cgroup, a hierarchy's root, or one that
+        holds this very process."""
+        me = os.getpid()
+        for d in self.dirs():
+            try:
+                st, up = os.stat(d), os.stat(os.path.dirname(d))
+            except FileNotFoundError:
+                continue  # never made, or gone: nothing to do there
+            except OSError as e:
+                raise RailcarError(f"cgroups: stat {d}: {_errtext(e)}") from None
+            why = ""
+            if not _exists(d + "/cgroup.procs"):
+                why = "not a cgroup"
+            elif self.inodes and self.inodes.get(d) != st.st_ino:
+                why = "not the directory this container made (another path or inode)"
+            elif st.st_dev != up.st_dev:
+                why = "the root of a cgroup hierarchy"
+            elif me in self._pids_in(d):
+                why = "the runtime's own cgroup"
+            if why:
+                raise NotOurs(f"cgroups: refusing to remove {d}: {why}")
+
     def destroy(self, kill: bool = False) -> None:
         """Optionally SIGKILL everything inside, then rmdir every directory (children first).
 
         Missing directories are fine; EBUSY is retried briefly.
         """
+        self._check_owned()
         if kill:
             self._kill_all()
         failed = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from railcar import trace
-from railcar.errors import RailcarError
-from railcar.state import FIFO, Container, proc_start_time, strerror, write_fast, write_pid_file
+from railcar.errors import RailcarError, strerror
+from railcar.log import now_rfc3339
+from railcar.state import FIFO, HOOK, Container, private_dir, proc_start_time, write_fast, write_pid_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ _RLIMIT_NAMES = ("CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFIL
 CONSOLE_SOCKET_UNUSED = "cannot use console socket if railcar will not detach or allocate tty"
 
 
-def _child_error(stage: str, err: int, text: str) -> str:
+def child_error(stage: str, err: int, text: str) -> str:
     if stage == "rlimit" and text.startswith("setrlimit "):
         num = text.split()[1]
         if num.isdigit() and int(num) < len(_RLIMIT_NAMES):
@@ -37,14 +38,14 @@ def _child_error(stage: str, err: int, text: str) -> str:
     return f"unable to start container process: {text}"
 
 
-def _seccomp(cfg: dict[str, Any], g: Globals, lp: Any) -> Any:
+def seccomp_program(cfg: dict[str, Any], g: Globals, lp: Any) -> Any:
     section = cfg.get("linux", {}).get("seccomp")
     if not section:
         return None
     from railcar import seccomp
 
     trace.mark("seccomp: start")
-    prog = seccomp.compile_profile(section, os.path.join(g.root, ".cache", "seccomp"))
+    prog = seccomp.compile_profile(section, private_dir(g.root, "cache", "seccomp"))
     trace.mark("seccomp: compiled (or cache hit)")
     return prog
 
@@ -81,7 +82,7 @@ def process_pid(init_pid: int, init: bool) -> int:
         return init_pid
 
 
-def _console(path: str, lp: Any) -> None:
+def connect_console(path: str, lp: Any) -> None:
     import _socket
 
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -109,6 +110,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
     lp = plan.LaunchPlan()
     lp.floor = 3 + preserve_fds
     cg = None
+    cg_made = False
     sp = None
     try:
         ns = plan.namespaces(cfg, lp)
@@ -122,14 +124,26 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         proc = cfg["process"]
         if proc.get("terminal"):
             if console_socket:
-                _console(console_socket, lp)
+                connect_console(console_socket, lp)
             elif console_fd >= 0:
                 lp.console_fd = lp.own(os.dup(console_fd))
             else:
                 raise RailcarError("process.terminal is true but no --console-socket was given")
-        sc = _seccomp(cfg, g, lp)
+        sc = seccomp_program(cfg, g, lp)
         linux = cfg.get("linux", {})
-        cg = Cgroup.create(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup, linux.get("resources"))
+        hooks = cfg.get("hooks") or {}
+        cg = Cgroup.at(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup)
+        c.data = {
+            "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
+            "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
+            "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
+            "config": cfg, "creating": True,
+        }
+        # intent first: a create killed from here on leaves what delete --force needs to find
+        # and remove everything it made (the cgroup directories, the hook it ran, the process)
+        c.save()
+        cg.make(linux.get("resources"))
+        cg_made = True
         trace.mark("cgroup created")
         for path in cg.procs_files():
             lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
@@ -138,20 +152,13 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         fifo = os.path.join(c.dir, FIFO)
         os.mkfifo(fifo, 0o600)
         lp.fifo_fd = lp.own(os.open(fifo, os.O_RDWR | os.O_CLOEXEC))
-        hooks = cfg.get("hooks") or {}
         lp.hooks_pause = 1 if (hooks.get("prestart") or hooks.get("createRuntime")
                                or hooks.get("createContainer")) else 0
         # a time namespace's offsets would shift the child's clock against ours
         lp.trace = 1 if trace.enabled and not lp.timens_offsets else 0
         lp.helper_fd = lp.own(_core.helper_memfd())
         lp.helper_plan_fd = lp.own(_core.data_memfd(plan.helper_plan(cfg, lp, init, sc)))
-        c.data = {
-            "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
-            "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
-            "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
-            "config": cfg, "creating": True,
-        }
-        c.save()  # early: a create killed from here on leaves enough for delete --force
+        c.data["cgroup"] = cg.to_state()  # what mkdir found usable (saved with the pid)
         trace.mark("launch plan built")
         sp = _core.Spawn()
         r = sp.start(lp)
@@ -160,17 +167,19 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
             _creation_hooks(c, hooks, sp.pid)
             r = sp.resume()
         if sp.first_pid != sp.pid:
-            _reap(sp.first_pid)
+            reap(sp.first_pid)
         for name, ns in sp.trace_marks():
             trace.add(name, ns)
         if r < 0:
+            from railcar.childerr import not_ready_text
+
             stage, err, text = sp.error()
-            raise RailcarError(_child_error(stage, err, text))
+            raise RailcarError(child_error(stage, err, not_ready_text(stage, text, cfg, cg, sp.pid)))
         trace.mark("container ready (blocked before its program)")
         st = proc_start_time(sp.pid)
         c.data["pid"] = sp.pid
         c.data["pid_start"] = st[1] if st else 0
-        c.data["created"] = _now()
+        c.data["created"] = now_rfc3339()
         del c.data["creating"]
         if sp.passed_fd >= 0:
             send_listener(sc, sp.passed_fd, c.oci_state(), process_pid(sp.pid, init))
@@ -183,10 +192,10 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         return c
     except BaseException:
         if sp is not None and sp.pid > 0:
-            _kill_and_reap(sp.pid)
+            kill_and_reap(sp.pid)
             if sp.first_pid != sp.pid:
-                _reap(sp.first_pid)
-        if cg is not None:
+                reap(sp.first_pid)
+        if cg_made:
             try:
                 cg.destroy(kill=True)
             except Exception:
@@ -211,7 +220,7 @@ def _poststop_after_failure(c: Container, sp: Any) -> None:
 
         state = c.oci_state()
         state["status"] = "stopped"
-        hk.run_logged("poststop", hooks["poststop"], state)
+        hk.run_logged("poststop", hooks["poststop"], state, os.path.join(c.dir, HOOK))
     except Exception:
         pass
 
@@ -224,14 +233,16 @@ def _creation_hooks(c: Container, hooks: dict[str, Any], pid: int) -> None:
     c.data["pid_start"] = st[1] if st else 0
     state = c.oci_state()
     state["status"] = "creating"
-    hk.run("prestart", hooks.get("prestart") or [], state)
-    hk.run("createRuntime", hooks.get("createRuntime") or [], state)
+    record = os.path.join(c.dir, HOOK)
+    hk.run("prestart", hooks.get("prestart") or [], state, record=record)
+    hk.run("createRuntime", hooks.get("createRuntime") or [], state, record=record)
     if hooks.get("createContainer"):
         from railcar import _core
 
         fds = _ns_fds(pid)
         try:
-            hk.run("createContainer", hooks["createContainer"], state, preexec=lambda: _core.enter(fds))
+            hk.run("createContainer", hooks["createContainer"], state,
+                   preexec=lambda: _core.enter(fds), record=record)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -246,25 +257,19 @@ def _ns_fds(pid: int) -> list[int]:
     return fds
 
 
-def _now() -> str:
-    from railcar.state import now_rfc3339
-
-    return now_rfc3339()
-
-
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
 
-def _kill_and_reap(pid: int) -> None:
+def kill_and_reap(pid: int) -> None:
     try:
         os.kill(pid, 9)
     except ProcessLookupError:
         pass
-    _reap(pid)
+    reap(pid)
 
 
 def start(c: Container) -> None:
@@ -297,25 +302,41 @@ def start(c: Container) -> None:
     if hooks.get("poststart"):
         from railcar import hooks as hk
 
-        hk.run_logged("poststart", hooks["poststart"], c.oci_state())
+        hk.run_logged("poststart", hooks["poststart"], c.oci_state(), os.path.join(c.dir, HOOK))
 
 
 def destroy(c: Container) -> None:
     """Free what a stopped (or killed) container holds; poststop hooks; state dir."""
+    kill_leftover_hook(c)
     cg = c.data.get("cgroup")
     if cg:
-        from railcar.cgroups import Cgroup
+        from railcar.cgroups import Cgroup, NotOurs
 
         try:
             Cgroup.from_state(cg).destroy(kill=True)
+        except NotOurs as e:
+            if not c.data.get("corrupt"):
+                raise
+            from railcar import log  # delete --force of a damaged state: drop it, touch nothing
+
+            log.warning(f"container {c.id}: {e.msg}")
         except OSError as e:
             raise RailcarError(f"remove cgroup of {c.id}: {strerror(e.errno)}") from None
     hooks = c.data.get("hooks") or {}
     if hooks.get("poststop"):
         from railcar import hooks as hk
 
-        hk.run_logged("poststop", hooks["poststop"], c.oci_state())
+        hk.run_logged("poststop", hooks["poststop"], c.oci_state(), os.path.join(c.dir, HOOK))
     c.remove()
+
+
+def kill_leftover_hook(c: Container) -> None:
+    """A hook that a killed runtime left running (its session is recorded in the state dir)."""
+    record = os.path.join(c.dir, HOOK)
+    if os.path.exists(record):
+        from railcar import hooks as hk
+
+        hk.kill_recorded(record)
 
 
 def kill_wait(c: Container, timeout: float = 10.0) -> None:

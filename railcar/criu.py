@@ -57,7 +57,7 @@ def check(g: Globals, what: str) -> str:
     import subprocess
 
     from railcar.jsonfast import dumps, loads
-    from railcar.state import write_atomic
+    from railcar.state import private_dir, write_atomic
 
     path = _criu_path(g)
     st = os.stat(path)
@@ -67,7 +67,7 @@ def check(g: Globals, what: str) -> str:
     except OSError:
         boot = ""
     key = f"{path} {st.st_mtime_ns} {st.st_size} {boot}"
-    cache = os.path.join(g.root, ".cache", "criu-check.json")
+    cache = private_dir(g.root, "cache", "criu-check.json")
     verdict: dict[str, Any] | None = None
     try:
         with open(cache, "rb") as f:

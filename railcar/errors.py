@@ -21,3 +21,14 @@ class SpecError(RailcarError):
     def __init__(self, field: str, cause: str) -> None:
         super().__init__(f"{field}: {cause}" if field else cause)
         self.field = field
+
+
+def strerror(err: int | None) -> str:
+    """Go-style (lower-case) errno text: clients match 'no such file or directory'."""
+    import errno
+    import os
+
+    if not err:
+        return "unknown error"
+    s = os.strerror(err)
+    return s[:1].lower() + s[1:] if s else errno.errorcode.get(err, str(err))

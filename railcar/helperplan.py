@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-HP_INIT, HP_ARGV, HP_ENV, HP_UID, HP_GID, HP_GROUPS, HP_CAPS, HP_NNP = 1, 2, 3, 4, 5, 6, 7, 8
+# the numbers of csrc/helper_plan.h (tests/unit/test_plan.py compares the two)
+HP_INIT, HP_ARGV, HP_UID, HP_GID, HP_GROUPS, HP_CAPS, HP_NNP = 1, 2, 4, 5, 6, 7, 8
 HP_SECCOMP, HP_SECCOMP_FLAGS, HP_SECCOMP_LISTENER = 9, 10, 11
 HP_FIFO_FD, HP_PRESERVE_FDS, HP_LAST_CAP, HP_START_HOOKS, HP_LSM_EXEC = 13, 14, 17, 18, 19
 HP_TRACE = 20

@@ -10,32 +10,49 @@ if TYPE_CHECKING:
 
 
 def run(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
-        preexec: Callable[[], None] | None = None) -> None:
-    """Run hooks in order; the first failure raises RailcarError naming the hook."""
+        preexec: Callable[[], None] | None = None, record: str | None = None) -> None:
+    """Run hooks in order; the first failure raises RailcarError naming the hook.
+
+    Each hook runs in its own session and dies with the runtime (SIGKILL on the parent's
+    death); while it runs, `record` (a file in the container's state dir) names its session,
+    so that delete --force finds and kills what a killed runtime's hook left running."""
     if not hooks:
         return
     from railcar.jsonfast import dumps
 
     data = dumps(state).encode()
     for i, h in enumerate(hooks):
-        _run_one(f"{kind} hook #{i}", h, data, preexec)
+        _run_one(f"{kind} hook #{i}", h, data, preexec, record)
 
 
-def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], None] | None) -> None:
+def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], None] | None,
+             record: str | None) -> None:
+    import os
     import subprocess
+
+    from railcar import _core
 
     path = h["path"]
     args = h.get("args") or [path]
     timeout = h.get("timeout")
     what = f"{name} ({path})"
+    parent = os.getpid()
+
+    def child() -> None:
+        _core.die_with_parent(parent)
+        if preexec is not None:
+            preexec()
+
     try:
         p = subprocess.Popen(args, executable=path, env=_env(h.get("env")), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                             preexec_fn=preexec, start_new_session=True)
+                             preexec_fn=child, start_new_session=True)
     except OSError as e:
-        from railcar.state import strerror
+        from railcar.errors import strerror
 
         raise RailcarError(f"{what}: {strerror(e.errno)}") from None
+    if record:
+        _record(record, p.pid)
     try:
         out, err = p.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -44,6 +61,9 @@ def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], No
     except BrokenPipeError:
         out, err = b"", b""
         p.wait()
+    finally:
+        if record:
+            _unrecord(record, p)
     if p.returncode != 0:
         detail = (err or out).decode("utf-8", "replace").strip()
         how = (f"exit status {p.returncode}" if p.returncode > 0 else f"killed by signal {-p.returncode}")
@@ -72,7 +92,8 @@ def _kill(p: Any) -> None:
     p.wait()
 
 
-def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) -> None:
+def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
+               record: str | None = None) -> None:
     """poststart/poststop: a failure is logged and the remaining hooks still run (the spec)."""
     from railcar import log
     from railcar.jsonfast import dumps
@@ -80,6 +101,73 @@ def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any]) ->
     data = dumps(state).encode()
     for i, h in enumerate(hooks):
         try:
-            _run_one(f"{kind} hook #{i}", h, data, None)
+            _run_one(f"{kind} hook #{i}", h, data, None, record)
         except RailcarError as e:
             log.warning(e.msg)
+
+
+def _record(path: str, pid: int) -> None:
+    import os
+
+    from railcar.state import proc_start_time
+
+    st = proc_start_time(pid)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, f"{pid} {st[1] if st else 0}\n".encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # the hook still dies with the runtime; only a later delete cannot find it
+
+
+def _unrecord(path: str, p: Any) -> None:
+    import os
+
+    if p.returncode is None:  # interrupted while it runs: take its session down with us
+        _kill(p)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def kill_recorded(path: str) -> None:
+    """SIGKILL every process of the session a record names (a killed runtime's hook and what it
+    started), then drop the record. Only processes that started after the recorded leader
+    are taken: a recycled pid cannot make an unrelated session a target."""
+    import os
+
+    try:
+        with open(path, "rb") as f:
+            pid_s, start_s = f.read(64).split()[:2]
+        sid, start = int(pid_s), int(start_s)
+    except (OSError, ValueError):
+        sid = 0
+    for _ in range(50) if sid > 1 else ():
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2:].split()
+            if int(fields[3]) == sid and int(fields[19]) >= start and fields[0] not in (b"Z", b"X"):
+                found = True
+                try:
+                    os.kill(int(name), 9)
+                except OSError:
+                    pass
+        if not found:
+            break
+        import time
+
+        time.sleep(0.01)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -20,7 +20,8 @@ def raw(text: str) -> bytes:
         return text.encode("utf-8", "backslashreplace")
 
 
-def _now() -> str:
+def now_rfc3339() -> str:
+    """RFC 3339 UTC with nanoseconds, as Go prints time.Time (state, log lines)."""
     t = time.time_ns()
     s, ns = divmod(t, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ns:09d}Z"
@@ -38,7 +39,7 @@ def setup(path: str | None, fmt: str, debug: bool) -> None:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
         except OSError as e:
-            from railcar.state import strerror
+            from railcar.errors import strerror
 
             raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
     _path = path
@@ -50,9 +51,9 @@ def write(level: str, msg: str) -> None:
     if _json:
         from railcar.jsonfast import dumps
 
-        line = dumps({"level": level, "msg": msg, "time": _now()})
+        line = dumps({"level": level, "msg": msg, "time": now_rfc3339()})
     else:
-        line = f'time="{_now()}" level={level} msg="{msg}"'
+        line = f'time="{now_rfc3339()}" level={level} msg="{msg}"'
     try:
         fd = os.open(_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:

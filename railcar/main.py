@@ -50,6 +50,12 @@ def main() -> None:
         code = 130
     except BrokenPipeError:
         code = 1
+    except OSError as e:  # a system call no command words itself: name the path and the cause
+        from railcar.errors import strerror
+
+        what = f"{e.filename}: " if e.filename else ""
+        _report(f"{what}{strerror(e.errno)}")
+        code = 1
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     except BaseException as e:  # a bug: say what, never a traceback unless --debug

@@ -6,6 +6,7 @@ byte strings, open fds.  The C child only executes the plan."""
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from railcar import mountopts as mo
 from railcar.errors import SpecError
@@ -33,6 +34,32 @@ NS_PROC = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": 
            "cgroup": "cgroup", "time": "time"}
 
 
+class Mount(NamedTuple):
+    """One mount step: struct rc_mount of csrc/rc.h, field for field."""
+
+    source: bytes | None
+    dest: bytes
+    fstype: bytes | None = None
+    data: bytes | None = None
+    flags: int = 0  # MS_* for the mount (MS_BIND|MS_REC for rbind)
+    remount: int = 0  # for binds: flags that need a MS_REMOUNT (MS_RDONLY, MS_NOSUID, ...)
+    propagation: int = 0
+    attr_set: int = 0  # mount_setattr attributes applied recursively (rbind ro)
+    attr_clr: int = 0
+    is_file: int = 0  # a bind of a non-directory: the target is made as a file
+    copyup: int = 0  # tmpfs over a directory: copy its contents in; 2: and its mode
+    field: bytes = b"mounts"  # the config.json field, for errors
+
+
+class Symlink(NamedTuple):
+    """A symlink made inside the rootfs among the mount steps (the /dev links, a comounted
+    cgroup's alias), in order with them: it becomes an rc_mount with is_symlink set."""
+
+    target: bytes
+    link: bytes
+    field: bytes = b"mounts"
+
+
 class LaunchPlan:
     """What _core.Spawn.start reads; attribute names mirror struct rc_plan."""
 
@@ -47,7 +74,7 @@ class LaunchPlan:
         self.root_propagation = mo.MS_SLAVE | mo.MS_REC
         self.no_pivot = 0
         self.readonly_root = 0
-        self.mounts: list[tuple] = []
+        self.mounts: list[Mount | Symlink] = []
         self.devices: list[tuple] = []
         self.devices_bind = 0
         self.masked: list[bytes] = []
@@ -69,7 +96,6 @@ class LaunchPlan:
         self.helper_fd = -1
         self.helper_plan_fd = -1
         self.fifo_fd = -1
-        self.keep_fds: list[int] = []
         self.preserve_fds = 0
         self.env: list[bytes] = []
         self.home_uid = -1
@@ -155,7 +181,7 @@ def id_maps(cfg: dict[str, Any], lp: LaunchPlan, ns: dict[str, str | None]) -> N
 
 
 def _err(e: OSError) -> str:
-    from railcar.state import strerror
+    from railcar.errors import strerror
 
     return strerror(e.errno)
 
@@ -170,9 +196,7 @@ def mounts(cfg: dict[str, Any], bundle: str, lp: LaunchPlan, ns: dict[str, str |
         if typ == "bind":
             o.flags |= mo.MS_BIND
         if typ == "cgroup" or typ == "cgroup2":
-            first = len(lp.mounts)
-            _cgroup_mount(dest, o, lp, cgroup_dirs, ns)
-            lp.mounts[first:] = [m + (_b(f"mounts[{i}]"),) for m in lp.mounts[first:]]
+            _cgroup_mount(dest, o, lp, cgroup_dirs, ns, _b(f"mounts[{i}]"))
             continue
         if typ == "sysfs" and ("network" not in ns or ns["network"] is not None):
             # sysfs belongs to the network namespace: without our own, bind the host's
@@ -190,41 +214,43 @@ def mounts(cfg: dict[str, Any], bundle: str, lp: LaunchPlan, ns: dict[str, str |
             is_file = 0 if (st.st_mode & 0o170000) == 0o040000 else 1
             remount = o.flags & mo.BIND_REMOUNT
             flags = o.flags & ~mo.BIND_REMOUNT
-            lp.mounts.append((_b(src), _b(dest), None, None, flags, remount, o.propagation,
-                              o.attr_set, o.attr_clr, is_file, 0, _b(f"mounts[{i}]")))
+            lp.mounts.append(Mount(_b(src), _b(dest), flags=flags, remount=remount,
+                                   propagation=o.propagation, attr_set=o.attr_set, attr_clr=o.attr_clr,
+                                   is_file=is_file, field=_b(f"mounts[{i}]")))
             continue
         data = ",".join(o.data) or None
         copyup = 0
         if o.copyup and typ == "tmpfs":
             copyup = 1 if any(d.startswith("mode=") for d in o.data) else 2
-        lp.mounts.append((_b(src) if src else _b(typ or "none"), _b(dest), _b(typ) if typ else None,
-                          _b(data) if data else None, o.flags, 0, o.propagation, o.attr_set,
-                          o.attr_clr, 0, 0, _b(f"mounts[{i}]"), copyup))
+        lp.mounts.append(Mount(_b(src) if src else _b(typ or "none"), _b(dest), _b(typ) if typ else None,
+                               _b(data) if data else None, o.flags, propagation=o.propagation,
+                               attr_set=o.attr_set, attr_clr=o.attr_clr, copyup=copyup,
+                               field=_b(f"mounts[{i}]")))
 
 
 def _cgroup_mount(dest: str, o: mo.MountOptions, lp: LaunchPlan, cgroup_dirs: list[tuple[str, str]],
-                  ns: dict[str, str | None]) -> None:
+                  ns: dict[str, str | None], field: bytes) -> None:
     """/sys/fs/cgroup: on cgroup2 the filesystem itself; on v1 and hybrid a tmpfs
     with the container's own cgroup directory of each hierarchy bound in."""
     ro = o.flags & mo.MS_RDONLY
     base = o.flags & (mo.MS_NOSUID | mo.MS_NODEV | mo.MS_NOEXEC)
     if len(cgroup_dirs) == 1 and cgroup_dirs[0][0] == "":
         if ns.get("cgroup", 1) is None:
-            lp.mounts.append((b"cgroup", _b(dest), b"cgroup2", None, base | ro, 0, 0, 0, 0, 0, 0))
+            lp.mounts.append(Mount(b"cgroup", _b(dest), b"cgroup2", None, base | ro, field=field))
         else:
-            lp.mounts.append((_b(cgroup_dirs[0][1]), _b(dest), None, None, mo.MS_BIND | mo.MS_REC,
-                              base | ro, 0, 0, 0, 0, 0))
+            lp.mounts.append(Mount(_b(cgroup_dirs[0][1]), _b(dest), flags=mo.MS_BIND | mo.MS_REC,
+                                   remount=base | ro, field=field))
         return
-    lp.mounts.append((b"tmpfs", _b(dest), b"tmpfs", b"mode=755", base, 0, 0, 0, 0, 0, 0))
+    lp.mounts.append(Mount(b"tmpfs", _b(dest), b"tmpfs", b"mode=755", base, field=field))
     for name, host in cgroup_dirs:
         target = f"{dest.rstrip('/')}/{name}"
         if host.startswith("->"):  # a comount alias: cpu -> cpu,cpuacct
-            lp.mounts.append((_b(host[2:]), _b(target), None, None, 0, 0, 0, 0, 0, 0, 1))
+            lp.mounts.append(Symlink(_b(host[2:]), _b(target), field))
             continue
-        lp.mounts.append((_b(host), _b(target), None, None, mo.MS_BIND | mo.MS_REC,
-                          base | ro, 0, 0, 0, 0, 0))
+        lp.mounts.append(Mount(_b(host), _b(target), flags=mo.MS_BIND | mo.MS_REC, remount=base | ro,
+                               field=field))
     if ro:  # the tmpfs goes read-only once everything is bound in
-        lp.mounts.append((None, _b(dest), None, None, 0, mo.MS_RDONLY | base, 0, 0, 0, 0, 0))
+        lp.mounts.append(Mount(None, _b(dest), remount=mo.MS_RDONLY | base, field=field))
 
 
 def cgroup_mount_sources(cg: Any) -> list[tuple[str, str]]:
@@ -262,7 +288,7 @@ def devices(cfg: dict[str, Any], lp: LaunchPlan) -> None:
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "/dev/core"))
     for target, link in links:
-        lp.mounts.append((_b(target), _b(link), None, None, 0, 0, 0, 0, 0, 0, 1, b"/dev symlinks"))
+        lp.mounts.append(Symlink(_b(target), _b(link), b"/dev symlinks"))
 
 
 def sysctls(cfg: dict[str, Any], lp: LaunchPlan, ns: dict[str, str | None]) -> None:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 
-from railcar.errors import RailcarError, SpecError
+from railcar.errors import RailcarError, SpecError, strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["CAPS", "RLIMITS", "default_spec", "load", "validate", "validate_process", "validate_resources"]
+__all__ = ["CAPS", "DEV_MAX", "RLIMITS", "check_device_number", "default_spec", "load", "validate",
+           "validate_process", "validate_resources"]
 
 # linux/capability.h: name → bit number
 CAPS: dict[str, int] = {
@@ -157,11 +158,33 @@ def _pos(v: object, f: str) -> None:
         raise SpecError(f, f"must be greater than zero, got {v}")
 
 
+# The kernel's device numbers (linux/kdev_t.h, MINORBITS): a 12-bit major and a 20-bit minor. mknod
+# cannot make, and no device rule can match, a number outside them; runc truncates it silently.
+DEV_MAX = {"major": (1 << 12) - 1, "minor": (1 << 20) - 1}
+
+
+def check_device_number(v: object, f: str, which: str, wildcard: bool = False) -> None:
+    """`which` is "major" or "minor"; with `wildcard`, -1 means any (a device cgroup rule)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _bad(f, "an integer", v)
+    if wildcard and v == -1:
+        return
+    hi = DEV_MAX[which]
+    if not 0 <= v <= hi:
+        any_ = "-1 (any) or " if wildcard else ""
+        raise SpecError(f, f"must be {any_}between 0 and {hi} (the kernel's device numbers have a "
+                           f"{hi.bit_length()}-bit {which}), got {v}")
+
+
 _LEAF: dict[str, Callable[[object, str], None]] = {
     "str": _str, "bool": _bool, "int": _int, "abs": _abs, "path": _path, "strs": _list_of_str,
     "abss": lambda v, f: _list_of(v, f, _abs), "env": _env, "map": _map, "pos": _pos,
     "u16": lambda v, f: _int(v, f, 0, _U16), "u32": lambda v, f: _int(v, f, 0, _U32),
     "u64": lambda v, f: _int(v, f, 0, _U64), "any": lambda v, f: None,
+    "major": lambda v, f: check_device_number(v, f, "major"),
+    "minor": lambda v, f: check_device_number(v, f, "minor"),
+    "major*": lambda v, f: check_device_number(v, f, "major", True),
+    "minor*": lambda v, f: check_device_number(v, f, "minor", True),
 }
 
 
@@ -279,9 +302,9 @@ _PROCESS = {
                              ("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"))},
 }
 _HOOK = {"!": ("path",), "path": "abs", "args": "strs", "env": "strs", "timeout": "pos"}
-_DEV_RULE = {"!": ("allow",), "allow": "bool", "type": "str", "major": "int", "minor": "int", "access": "str"}
-_WEIGHT_DEV = {"!": ("major", "minor"), "major": "int", "minor": "int", "weight": "u16", "leafWeight": "u16"}
-_THROTTLE_DEV = {"!": ("major", "minor", "rate"), "major": "int", "minor": "int", "rate": "u64"}
+_DEV_RULE = {"!": ("allow",), "allow": "bool", "type": "str", "major": "major*", "minor": "minor*", "access": "str"}
+_WEIGHT_DEV = {"!": ("major", "minor"), "major": "major", "minor": "minor", "weight": "u16", "leafWeight": "u16"}
+_THROTTLE_DEV = {"!": ("major", "minor", "rate"), "major": "major", "minor": "minor", "rate": "u64"}
 # Go's field types: a negative number in an unsigned field is a decode error in runc too.
 _RESOURCES = {
     "devices": [_DEV_RULE],
@@ -324,7 +347,7 @@ _LINUX = {
     "gidMappings": [_IDMAP],
     "timeOffsets": ("and", ("map", {"secs": "int", "nanosecs": "u32"}), _time_offsets),
     "devices": [("and", {"!": ("type", "path"), "type": ("enum", "device type", ("c", "b", "u", "p")),
-                         "path": "abs", "major": "int", "minor": "int", "fileMode": "u32", "uid": "u32",
+                         "path": "abs", "major": "major", "minor": "minor", "fileMode": "u32", "uid": "u32",
                          "gid": "u32"}, _device)],
     "cgroupsPath": "str",
     "resources": _RESOURCES,
@@ -354,12 +377,6 @@ _CONFIG = {
 
 
 # --- public --------------------------------------------------------------------------------------
-def _strerror(e: OSError) -> str:
-    """Go's lower-case errno text: clients match "no such file or directory"."""
-    s = os.strerror(e.errno) if e.errno else str(e)
-    return s[:1].lower() + s[1:]
-
-
 def load(bundle: str) -> dict:
     """`<bundle>/config.json`, parsed and validated; raises RailcarError / SpecError."""
     from railcar.jsonfast import loads
@@ -369,7 +386,7 @@ def load(bundle: str) -> dict:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as e:
-        raise RailcarError(f"open {path}: {_strerror(e)}") from None
+        raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
     try:
         cfg = loads(data)
     except ValueError as e:
@@ -426,15 +443,43 @@ def validate(cfg: dict, bundle: str) -> None:
     if not cfg["root"]["path"]:
         raise SpecError("root.path", "must not be empty")
     root = os.path.join(bundle, cfg["root"]["path"])
+    _root_without_symlinks(bundle, cfg["root"]["path"], root)
     try:
         st = os.stat(root)
     except OSError as e:
-        raise SpecError("root.path", f"{root}: {_strerror(e)}") from None
+        raise SpecError("root.path", f"{root}: {strerror(e.errno)}") from None
     if st.st_mode & 0o170000 != 0o040000:  # S_ISDIR without importing stat
         raise SpecError("root.path", f"{root}: not a directory")
     linux = cfg.get("linux")
     if linux is not None:
         _namespaces(linux)
+
+
+def _root_without_symlinks(bundle: str, rp: str, root: str) -> None:
+    """runc's rule: no symlink on the way to the rootfs, from the bundle on (the whole path when
+    root.path is absolute). A link to "/" would make the host's root the container's."""
+    parts = rp.split("/")
+    if rp.startswith("/"):
+        at = "/"
+    else:
+        # past a checked (real) directory ".." is its parent: exact, once the start is real
+        at = os.path.realpath(bundle) if ".." in parts else bundle
+    for c in parts:
+        if c in ("", "."):
+            continue
+        at = os.path.dirname(at) if c == ".." else os.path.join(at, c)
+        try:
+            st = os.lstat(at)
+        except OSError:
+            return  # missing: the stat that follows says so
+        if st.st_mode & 0o170000 == 0o120000:  # S_ISLNK
+            try:
+                to = f" (to {os.readlink(at)})"
+            except OSError:
+                to = ""
+            what = "is a symlink" if at == os.path.normpath(root) else f"goes through the symlink {at}"
+            raise SpecError("root.path", f"{root} {what}{to}: the rootfs must be a directory reached "
+                                         "without symlinks")
 
 
 def _namespaces(linux: dict) -> None:

@@ -3,11 +3,10 @@ a per-container lock, and status derived from the live system."""
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 
-from railcar.errors import RailcarError
+from railcar.errors import RailcarError, strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -16,12 +15,25 @@ if TYPE_CHECKING:
 FIFO = "exec.fifo"
 STATE = "state.json"
 FAST = "fast"  # what the launcher's C fast path reads (csrc/fastpath.c)
+HOOK = "hook"  # the running hook's session: "<pid> <start>" (so delete --force can kill it)
+# the runtime's own files under --root, named so that no container id can be the same ('@' is
+# not an id character): ids that begin with '.' are ids like any other
+PRIVATE = "@railcar"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 def check_id(cid: str) -> None:
-    if not cid or cid in (".", "..") or ".." in cid or not set(cid) <= _ID_CHARS:
+    if not valid_id(cid):
         raise RailcarError(f"invalid container id {cid!r}: use [A-Za-z0-9_+.-], no '..'")
+
+
+def valid_id(cid: str) -> bool:
+    return bool(cid) and cid not in (".", "..") and ".." not in cid and set(cid) <= _ID_CHARS
+
+
+def private_dir(root: str, *names: str) -> str:
+    """A path under the runtime's own directory in --root (caches)."""
+    return os.path.join(root, PRIVATE, *names)
 
 
 def proc_start_time(pid: int) -> tuple[str, int] | None:
@@ -35,28 +47,28 @@ def proc_start_time(pid: int) -> tuple[str, int] | None:
     return fields[0].decode(), int(fields[19])
 
 
-def now_rfc3339() -> str:
-    import time
-
-    t = time.time_ns()
-    s, ns = divmod(t, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ns:09d}Z"
-
-
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a whole file or nothing: every byte is checked written (a file-size limit or a
+    full disk gives a short write, then an error) and synced before the rename, so a crash
+    never leaves half a state."""
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
-    except OSError:
+    except OSError as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if e.filename is None:
+            e.filename = path
         raise
 
 
@@ -104,7 +116,7 @@ class Container:
         return c
 
     @classmethod
-    def load(cls, root: str, cid: str, lock: bool = True) -> Container:
+    def load(cls, root: str, cid: str, lock: bool = True, salvage: bool = False) -> Container:
         check_id(cid)
         c = cls(root, cid)
         if lock:
@@ -121,11 +133,33 @@ class Container:
         from railcar.jsonfast import loads
 
         try:
-            c.data = loads(raw)  # type: ignore[assignment]
+            data = loads(raw)
         except ValueError as e:
-            c.unlock()
-            raise RailcarError(f"state of container {cid} is corrupt: {e}") from None
+            data, why = None, str(e)
+        else:
+            why = state_problem(data)
+        if why is not None:
+            if not salvage:
+                c.unlock()
+                raise RailcarError(f"state of container {cid} is corrupt: {why}")
+            data = c.salvage(data)
+        c.data = data  # type: ignore[assignment]
         return c
+
+    def salvage(self, data: Any) -> dict[str, Any]:
+        """What delete --force can still trust of a corrupt state: the fields that are valid,
+        else the fast path's copy of the pid and cgroup directories."""
+        out: dict[str, Any] = {"corrupt": True}
+        if isinstance(data, dict):
+            for key in ("pid", "pid_start", "cgroup"):
+                if data.get(key) is not None and _FIELD_CHECKS[key](data[key]) is None:
+                    out[key] = data[key]
+        if "cgroup" not in out or "pid" not in out:
+            fast = _read_fast(self.dir)
+            out.setdefault("pid", fast[0])
+            out.setdefault("pid_start", fast[1])
+            out.setdefault("cgroup", fast[2])
+        return out
 
     def lock(self) -> None:
         """Serialize verbs on one container (flock on its state dir)."""
@@ -146,7 +180,7 @@ class Container:
     def save(self) -> None:
         from railcar.jsonfast import dumps
 
-        write_atomic(os.path.join(self.dir, STATE), dumps(self.data).encode())
+        save_file(self, STATE, dumps(self.data).encode())
 
     def remove(self) -> None:
         for name in os.listdir(self.dir) if os.path.isdir(self.dir) else ():
@@ -245,7 +279,17 @@ def write_fast(c: Container, cgroup: Any) -> None:
              f"freezer {kind} {freezer or '-'}"]
     lines += [f"cgroup {d}" for d in (cgroup.dirs() if cgroup is not None else [])]
     lines += [f"compact {dumps(st)}", "pretty", dumps(st, indent=2)]
-    write_atomic(os.path.join(c.dir, FAST), ("\n".join(lines) + "\n").encode())
+    save_file(c, FAST, ("\n".join(lines) + "\n").encode())
+
+
+def save_file(c: Container, name: str, data: bytes) -> None:
+    """One of a container's state files, whole or not at all; a failure names the file."""
+    path = os.path.join(c.dir, name)
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise RailcarError(f"save state of container {c.id}: write {path}: {strerror(e.errno)}"
+                           ) from None
 
 
 def list_ids(root: str) -> list[str]:
@@ -253,12 +297,118 @@ def list_ids(root: str) -> list[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(root, n, STATE)))
+    return sorted(n for n in names if valid_id(n) and os.path.isfile(os.path.join(root, n, STATE)))
 
 
-def strerror(err: int | None) -> str:
-    """Go-style (lower-case) errno text: clients match 'no such file or directory'."""
-    if not err:
-        return "unknown error"
-    s = os.strerror(err)
-    return s[:1].lower() + s[1:] if s else errno.errorcode.get(err, str(err))
+# -- validation: state.json is read back as strictly as config.json is ---------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _want(pred: Any, what: str) -> Any:
+    return lambda v: None if pred(v) else f"must be {what}"
+
+
+def _cgroup_dir_problem(d: Any) -> str | None:
+    if not isinstance(d, str):
+        return "must be a string"
+    if d and (not d.startswith("/") or os.path.normpath(d) != d or "/../" in d + "/"):
+        return f"{d!r} is not an absolute, normalized path"
+    return None
+
+
+def _cgroup_problem(v: Any) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        return "must be an object"
+    for key in ("kind", "path", "v2"):
+        if not isinstance(v.get(key, ""), str):
+            return f"{key} must be a string"
+    v1 = v.get("v1") or {}
+    if not isinstance(v1, dict) or len(v1) > 64:
+        return "v1 must be an object of at most 64 directories"
+    for ctrl, d in v1.items():
+        why = _cgroup_dir_problem(d)
+        if why:
+            return f"v1.{ctrl}: {why}"
+    why = _cgroup_dir_problem(v.get("v2", ""))
+    if why:
+        return f"v2: {why}"
+    ctrls = v.get("v2_controllers") or []
+    if not isinstance(ctrls, list) or not all(isinstance(x, str) for x in ctrls):
+        return "v2_controllers must be a list of strings"
+    inodes = v.get("inodes") or {}
+    if not isinstance(inodes, dict) or not all(_is_int(x) for x in inodes.values()):
+        return "inodes must map directories to inode numbers"
+    return None
+
+
+def _hooks_problem(v: Any) -> str | None:
+    if not isinstance(v, dict):
+        return "must be an object"
+    for kind, hooks in v.items():
+        if not isinstance(hooks, list) or not all(
+                isinstance(h, dict) and isinstance(h.get("path"), str) for h in hooks):
+            return f"{kind} must be a list of hooks with a path"
+    return None
+
+
+_FIELD_CHECKS: dict[str, Any] = {
+    "pid": _want(lambda v: _is_int(v) and 0 <= v < 1 << 22, "a pid"),
+    "pid_start": _want(lambda v: _is_int(v) and v >= 0, "a start time in ticks"),
+    "cgroup": _cgroup_problem,
+    "ociVersion": _want(lambda v: isinstance(v, str), "a string"),
+    "id": _want(lambda v: isinstance(v, str), "a string"),
+    "bundle": _want(lambda v: isinstance(v, str), "a string"),
+    "rootfs": _want(lambda v: isinstance(v, str), "a string"),
+    "created": _want(lambda v: isinstance(v, str), "a string"),
+    "owner": _want(lambda v: isinstance(v, str), "a string"),
+    "annotations": _want(lambda v: isinstance(v, dict), "an object"),
+    "hooks": _hooks_problem,
+    "init": _want(lambda v: isinstance(v, bool), "a boolean"),
+    "config": _want(lambda v: isinstance(v, dict), "an object"),
+    "creating": _want(lambda v: isinstance(v, bool), "a boolean"),
+}
+_REQUIRED = ("pid", "pid_start", "bundle", "cgroup")
+
+
+def state_problem(data: Any) -> str | None:
+    """Why a loaded state.json cannot be trusted, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key in _REQUIRED:
+        if key not in data:
+            return f"{key} is missing"
+    for key, check in _FIELD_CHECKS.items():
+        if key in data:
+            why = check(data[key])
+            if why:
+                return f"{key}: {why}"
+    return None
+
+
+def _read_fast(d: str) -> tuple[int, int, dict[str, Any] | None]:
+    """(pid, start, cgroup state) from the fast path's file, each checked; zeros and None
+    where it has nothing valid."""
+    pid = start = 0
+    dirs: dict[str, str] = {}
+    try:
+        with open(os.path.join(d, FAST), "rb") as f:
+            lines = f.read(1 << 20).decode("utf-8", "surrogateescape").splitlines()
+    except OSError:
+        return 0, 0, None
+    for line in lines:
+        key, _, rest = line.partition(" ")
+        if key == "pid":
+            parts = rest.split()
+            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                pid, start = int(parts[0]), int(parts[1])
+                if _FIELD_CHECKS["pid"](pid):
+                    pid = start = 0
+        elif key == "cgroup" and not _cgroup_dir_problem(rest) and rest and len(dirs) < 64:
+            dirs[f"dir{len(dirs)}"] = rest
+        elif key == "compact":
+            break
+    return pid, start, ({"kind": "", "path": "", "v1": dirs, "v2": ""} if dirs else None)

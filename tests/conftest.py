@@ -90,6 +90,17 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[1])
 
 
+def _glob(base: Path, pattern: str) -> list[Path]:
+    """Path.glob over a cgroup tree that other processes change meanwhile: a directory that
+    vanishes between listing and reading is skipped, not an error."""
+    for _ in range(10):
+        try:
+            return list(base.glob(pattern))
+        except FileNotFoundError:
+            continue
+    return []
+
+
 def all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
@@ -287,7 +298,7 @@ class Runtime:
         """Sorted names of the directories under --root (one per container)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name != "@railcar")
 
     def wait_until(self, pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
@@ -363,7 +374,7 @@ class Runtime:
             base = mnt / own.strip("/")
             cands = [base / rel.strip("/"), mnt / rel.strip("/")]
             if len(parts) == 1:
-                cands += [*mnt.glob(f"*/{rel}"), *mnt.glob(f"*/*/{rel}")]
+                cands += _glob(mnt, f"*/{rel}") + _glob(mnt, f"*/*/{rel}")
             for c in cands:
                 if c.is_dir() and c not in found and c not in (mnt, base):
                     found.append(c)

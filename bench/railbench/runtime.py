@@ -19,7 +19,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "crun": ("/usr/bin/crun", "crun"),
 }
 CALL_TIMEOUT = 20.0  # seconds for any single runtime command
-SECCOMP_CACHE = Path(".cache") / "seccomp"  # railcar's compiled-filter cache, under --root
+SECCOMP_CACHE = Path("@railcar") / "cache" / "seccomp"  # railcar's compiled-filter cache, under --root
 
 
 @dataclass
@@ -49,16 +49,16 @@ class Runtime:
         return proc.run(self.argv(*args), timeout)
 
     def state_ids(self) -> list[str]:
-        """Container ids with a state entry under our --root (dot-entries such as .cache skipped)."""
+        """Container ids with a state entry under our --root (railcar's own @railcar skipped)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if not p.name.startswith("."))
+        return sorted(p.name for p in self.root.iterdir() if p.name != "@railcar")
 
     def force_delete(self, cid: str) -> proc.Outcome:
         return self.call("delete", "--force", cid)
 
     def clear_seccomp_cache(self) -> None:
-        """Empty <root>/.cache/seccomp (only railcar has one; a no-op for the others)."""
+        """Empty <root>/@railcar/cache/seccomp (only railcar has one; a no-op for the others)."""
         cache = self.root / SECCOMP_CACHE
         if cache.is_dir():
             for entry in cache.iterdir():

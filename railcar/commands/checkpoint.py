@@ -30,8 +30,7 @@ def image_dirs(args: dict, what: str, create: bool) -> tuple[str, str]:
     """(image dir, work dir): runc's defaults are ./checkpoint and the image dir."""
     import os
 
-    from railcar.errors import RailcarError
-    from railcar.state import strerror
+    from railcar.errors import RailcarError, strerror
 
     image = os.path.abspath(args.get("--image-path") or "checkpoint")
     work = os.path.abspath(args.get("--work-path") or image)

@@ -12,15 +12,19 @@ def main(args: dict, g: Globals) -> int:
     from railcar.errors import RailcarError
     from railcar.state import Container
 
+    force = args["--force"]
     try:
-        c = Container.load(g.root, args["<id>"])
+        # --force takes what it can trust of a corrupt state (its pid, its cgroup directories)
+        c = Container.load(g.root, args["<id>"], salvage=force)
     except RailcarError as e:
-        if args["--force"] and e.msg == "container does not exist":
-            Container(g.root, args["<id>"]).remove()  # a create killed before its first save
+        if force and e.msg == "container does not exist":
+            c = Container(g.root, args["<id>"])  # a create killed before its first save
+            container.kill_leftover_hook(c)
+            c.remove()
             return 0
         raise
     status = c.status()
-    if status in ("created",) or (status != "stopped" and args["--force"]):
+    if status in ("created",) or (status != "stopped" and force):
         container.kill_wait(c)
     elif status != "stopped":
         raise RailcarError(f"cannot delete container {c.id} that is not stopped: {status}")

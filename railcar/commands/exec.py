@@ -7,6 +7,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from railcar.cgroups import Cgroup
     from railcar.cli import Globals
 
 
@@ -25,7 +26,7 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
                 raw = f.read()
             proc = loads(raw)
         except OSError as e:
-            from railcar.state import strerror
+            from railcar.errors import strerror
 
             raise RailcarError(f"open {path}: {strerror(e.errno)}") from None
         except ValueError as e:
@@ -34,8 +35,11 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
             raise RailcarError(f"{path}: invalid JSON: nested too deeply") from None
         if not isinstance(proc, dict):
             raise RailcarError(f"{path}: must be a JSON object")
-        spec.check_strings(raw, {"process": proc}, ("process",))
-        spec.validate_process(proc, "process")
+        try:
+            spec.check_strings(raw, {"process": proc}, ("process",))
+            spec.validate_process(proc, "process")
+        except RailcarError as e:  # the file, not config.json, is at fault: name it
+            raise RailcarError(f"{path}: {e}") from None
         return proc
     if not args["<command>"]:
         raise RailcarError('exec: a command is required (or --process FILE)')
@@ -49,6 +53,8 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
         env = [e for e in env if e.split("=", 1)[0] != k] + [kv]
     proc["env"] = env
     if args["--cwd"]:
+        if not args["--cwd"].startswith("/"):
+            raise RailcarError(f'--cwd: must be an absolute path, got "{args["--cwd"]}"')
         proc["cwd"] = args["--cwd"]
     user = dict(base.get("user") or {})
     if args["--user"]:
@@ -88,6 +94,25 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
     return proc
 
 
+def cwd_source(args: dict) -> str:
+    """Where exec's cwd came from, in the words of a chdir error."""
+    if args["--process"]:
+        return f"set in {args['--process']}"
+    if args["--cwd"]:
+        return "given by --cwd"
+    return "set in config.json"  # the container's own process.cwd
+
+
+def child_error(args: dict, stage: str, text: str, cfg: dict[str, Any], cg: Cgroup | None, pid: int,
+                oom_before: int) -> str:
+    """The child's error text, naming exec's own inputs: the C side only knows config.json."""
+    if stage == "cwd":
+        return text.replace("set in config.json", cwd_source(args), 1)
+    from railcar.childerr import not_ready_text
+
+    return not_ready_text(stage, text, cfg, cg, pid, oom_before)
+
+
 def main(args: dict, g: Globals) -> int:
     from railcar.errors import RailcarError
 
@@ -100,7 +125,7 @@ def main(args: dict, g: Globals) -> int:
     except OSError as e:
         if args["--detach"]:
             raise
-        from railcar.state import strerror
+        from railcar.errors import strerror
 
         raise RailcarError(f"exec failed: {e.filename or ''}{': ' if e.filename else ''}{strerror(e.errno)}",
                            code=255) from None
@@ -153,7 +178,7 @@ def run(args: dict, g: Globals) -> int:
             raise RailcarError(container.CONSOLE_SOCKET_UNUSED)
         if proc.get("terminal"):
             if args["--console-socket"]:
-                container._console(args["--console-socket"], lp)
+                container.connect_console(args["--console-socket"], lp)
             elif not args["--detach"]:
                 from railcar import console
 
@@ -162,24 +187,32 @@ def run(args: dict, g: Globals) -> int:
                 local.child_end = -1
             else:
                 raise RailcarError("process.terminal is true but no --console-socket was given")
+        cg = None
         if c.data.get("cgroup"):
             from railcar.cgroups import Cgroup
 
-            for path in Cgroup.from_state(c.data["cgroup"]).procs_files():
+            cg = Cgroup.from_state(c.data["cgroup"])
+            for path in cg.procs_files():
                 try:
                     lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
                 except FileNotFoundError:
                     pass
-        sc = container._seccomp(run_cfg, g, lp)
+        sc = container.seccomp_program(run_cfg, g, lp)
+        oom_before = 0
+        if cg is not None:
+            from railcar.childerr import oom_kills  # to blame an OOM kill only if it is ours
+
+            oom_before = oom_kills(cg)
         lp.helper_fd = lp.own(_core.helper_memfd())
         lp.helper_plan_fd = lp.own(_core.data_memfd(plan.helper_plan(run_cfg, lp, False, sc)))
         sp = _core.Spawn()
         r = sp.start(lp)
         if sp.first_pid != sp.pid:
-            container._reap(sp.first_pid)
+            container.reap(sp.first_pid)
         if r < 0:
             stage, err, text = sp.error()
-            raise RailcarError(container._child_error(stage, err, text))
+            text = child_error(args, stage, text, run_cfg, cg, sp.pid, oom_before)
+            raise RailcarError(container.child_error(stage, err, text))
         if sp.passed_fd >= 0:
             container.send_listener(sc, sp.passed_fd, c.oci_state(), sp.pid)
         if args["--pid-file"]:
@@ -188,7 +221,7 @@ def run(args: dict, g: Globals) -> int:
             local.receive_master()
     except BaseException:
         if sp is not None and sp.pid > 0:
-            container._kill_and_reap(sp.pid)
+            container.kill_and_reap(sp.pid)
         if local is not None:
             local.close()
         raise

@@ -17,9 +17,13 @@ def main(args: dict, g: Globals) -> int:
     for cid in list_ids(g.root):
         try:
             c = Container.load(g.root, cid, lock=False)
-        except RailcarError:
-            continue  # deleted meanwhile
-        st = c.oci_state()
+            st = c.oci_state()
+        except RailcarError as e:
+            if e.msg != "container does not exist":  # else deleted meanwhile
+                from railcar import log  # one bad state is reported, the others still listed
+
+                log.warning(f"list: {e.msg}")
+            continue
         rows.append(st)
     fmt = args["--format"]
     if args["--quiet"]:

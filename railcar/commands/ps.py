@@ -34,7 +34,7 @@ def main(args: dict, g: Globals) -> int:
         got = subprocess.run(["ps", *ps_args], capture_output=True, check=True).stdout
         out = got.decode("utf-8", "surrogateescape")
     except OSError as e:
-        from railcar.state import strerror
+        from railcar.errors import strerror
 
         raise RailcarError(f"ps: {strerror(e.errno)}") from None
     except subprocess.CalledProcessError as e:  # runc's words: ps's own message after the status

@@ -16,6 +16,7 @@ def main(args: dict, g: Globals) -> int:
     from railcar.commands.checkpoint import criu_opts, image_dirs
     from railcar.errors import RailcarError
     from railcar.jsonfast import loads
+    from railcar.log import now_rfc3339
     from railcar.state import Container, check_id, proc_start_time, write_fast, write_pid_file
 
     cid = args["<id>"]
@@ -39,20 +40,24 @@ def main(args: dict, g: Globals) -> int:
     rootfs = rootfs if os.path.isabs(rootfs) else os.path.join(bundle, rootfs)
     c = Container.claim(g.root, cid)
     cg = None
+    cg_made = False
     pid = 0
     croot = os.path.join(c.dir, "criu-root")
     mounted = False
     fds: list[int] = []
     try:
         linux = cfg.get("linux") or {}
-        cg = Cgroup.create(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup, linux.get("resources"))
+        cg = Cgroup.at(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup)
         c.data = {
             "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
             "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
             "owner": "", "cgroup": cg.to_state(), "hooks": cfg.get("hooks") or {}, "init": init,
             "config": cfg,
         }
-        c.save()  # a restore killed from here on leaves enough for delete --force
+        c.save()  # intent first: a restore killed from here on leaves enough for delete --force
+        cg.make(linux.get("resources"))
+        cg_made = True
+        c.data["cgroup"] = cg.to_state()
         criu.mount_root(rootfs, croot)
         mounted = True
         pidfile = os.path.join(c.dir, "criu.pid")
@@ -71,7 +76,7 @@ def main(args: dict, g: Globals) -> int:
         st = proc_start_time(pid)
         c.data["pid"] = pid
         c.data["pid_start"] = st[1] if st else 0
-        c.data["created"] = container._now()
+        c.data["created"] = now_rfc3339()
         c.save()
         write_fast(c, cg)
         if args["--pid-file"]:
@@ -81,8 +86,8 @@ def main(args: dict, g: Globals) -> int:
             criu.umount_root(croot)
             mounted = False
         if pid > 0:
-            container._kill_and_reap(pid)
-        if cg is not None:
+            container.kill_and_reap(pid)
+        if cg is not None and cg_made:
             try:
                 cg.destroy(kill=True)
             except Exception:

@@ -11,9 +11,8 @@ def main(args: dict, g: Globals) -> int:
     import os
 
     from railcar import spec
-    from railcar.errors import RailcarError
+    from railcar.errors import RailcarError, strerror
     from railcar.jsonfast import dumps
-    from railcar.state import strerror
 
     path = os.path.join(args["--bundle"], "config.json")
     if os.path.exists(path):

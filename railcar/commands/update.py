@@ -52,7 +52,7 @@ def main(args: dict, g: Globals) -> int:
                     raw = f.read()
             res = loads(raw)  # type: ignore[assignment]
         except OSError as e:
-            from railcar.state import strerror
+            from railcar.errors import strerror
 
             raise RailcarError(f"--resources: open {src}: {strerror(e.errno)}") from None
         except ValueError as e:

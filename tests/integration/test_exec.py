@@ -381,3 +381,56 @@ def test_boolean_flags_take_go_values(runtime: Runtime, make_bundle: BundleFacto
     assert res.returncode == 0 and res.stdout == "ok\n", describe(res)
     res = runtime.run("exec", "--detach=maybe", cid, "true", pipes=True)
     assert res.returncode != 0
+
+
+# exec's cwd comes from --cwd, from the --process file, or from the container's config.json: an error
+# names the one it came from (runc 1.1.5 says "set in config.json" whatever the source)
+CWD_CASES = {
+    "cwd-missing": ("--cwd", "/nope", "no such file or directory",
+                    'chdir to cwd ("/nope") given by --cwd: no such file or directory'),
+    "cwd-not-a-directory": ("--cwd", "/bin/sh", "not a directory",
+                            'chdir to cwd ("/bin/sh") given by --cwd: not a directory'),
+    "cwd-relative": ("--cwd", "rel", "absolute path", '--cwd: must be an absolute path, got "rel"'),
+    "process-json-cwd-missing": ("-p", "/nope", "no such file or directory",
+                                 'chdir to cwd ("/nope") set in {pj}: no such file or directory'),
+    "process-json-cwd-relative": ("-p", "rel", "absolute path", '{pj}: process.cwd: must be an absolute path'),
+}
+
+
+@pytest.mark.parametrize("case", list(CWD_CASES))
+def test_exec_cwd_error_names_its_source(runtime: Runtime, make_bundle: BundleFactory, case: str) -> None:
+    how, cwd, hint, railcar_says = CWD_CASES[case]
+    cid = start_container(runtime, make_bundle)
+    pj = runtime.workdir / "process.json"
+    if how == "-p":
+        pj.write_text(json.dumps({"args": ["true"], "cwd": cwd, "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}))
+        res = exec_(runtime, "--process", str(pj), cid)
+    else:
+        res = exec_(runtime, "--cwd", cwd, cid, "true")
+    assert res.returncode == 255, describe(res)
+    assert hint in res.stderr.lower(), describe(res)
+    if runtime.is_railcar:
+        assert railcar_says.replace("{pj}", str(pj)) in res.stderr, describe(res)
+        assert "config.json" not in res.stderr and "Traceback" not in res.stderr, describe(res)
+    assert runtime.status(cid) == "running"
+
+
+def test_exec_cwd_from_the_config_still_names_config_json(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid = start_container(runtime, make_bundle, process={"cwd": "/tmp/gone"})
+    (runtime.workdir / "bundle0/rootfs/tmp/gone").rmdir()
+    res = exec_(runtime, cid, "true")
+    assert res.returncode == 255, describe(res)
+    assert "/tmp/gone" in res.stderr and "set in config.json" in res.stderr, describe(res)  # runc: \"/tmp/gone\"
+
+
+@pytest.mark.railcar_only  # runc 1.1.5 starts the program, which dies of the limit (exit 139)
+def test_exec_rlimit_as_too_small_is_named(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    cid = start_container(runtime, make_bundle)
+    pj = runtime.workdir / "process.json"
+    pj.write_text(json.dumps({"args": ["true"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0},
+                              "rlimits": [{"type": "RLIMIT_AS", "soft": 65536, "hard": 65536}]}))
+    res = exec_(runtime, "--process", str(pj), cid)
+    assert res.returncode == 255, describe(res)
+    assert "container process exited before it was ready: killed by" in res.stderr, describe(res)
+    assert "(process.rlimits RLIMIT_AS 65536 is too small?)" in res.stderr, describe(res)
+    assert runtime.status(cid) == "running"

@@ -17,7 +17,7 @@ from tests.conftest import REPO, BundleFactory, RunIn, Runtime, describe, host_m
 from tests.integration.test_exec import check_attacker_report, host_binaries, write_attacker
 from tests.support.bundle import sh
 from tests.support.procfs import parse_status
-from tests.support.unixsock import FdReceiver
+from tests.support.unixsock import FdReceiver, read_until
 
 CAP_BITS = {"CAP_CHOWN": 0, "CAP_KILL": 5, "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_ADMIN": 12,
             "CAP_NET_RAW": 13, "CAP_SYS_ADMIN": 21, "CAP_MKNOD": 27, "CAP_AUDIT_WRITE": 29}
@@ -178,7 +178,7 @@ def test_seccomp_notify_listener(runtime: Runtime, make_bundle: BundleFactory) -
 
 
 def cache_entries(runtime: Runtime) -> list[Path]:
-    d = runtime.root / ".cache/seccomp"
+    d = runtime.root / "@railcar/cache/seccomp"
     return sorted(p for p in d.rglob("*") if p.is_file()) if d.is_dir() else []
 
 
@@ -200,7 +200,7 @@ def test_seccomp_cache_warm_is_faster(runtime: Runtime, make_bundle: BundleFacto
         for p in cache_entries(runtime):
             p.unlink()
         cold.append(timed_run(runtime, make_bundle, sc, ["true"])[0])
-        assert cache_entries(runtime), f"no cache entry under {runtime.root / '.cache/seccomp'}"
+        assert cache_entries(runtime), f"no cache entry under {runtime.root / '@railcar/cache/seccomp'}"
         warm.append(timed_run(runtime, make_bundle, sc, ["true"])[0])
     assert statistics.median(warm) < statistics.median(cold), (cold, warm)
 
@@ -392,3 +392,100 @@ def test_bind_onto_lxcfs_proc_file_allowed(runtime: Runtime, make_bundle: Bundle
     res = runtime.run_container(b)
     assert res.returncode == 0, describe(res)
     assert res.stdout == "MemTotal: 1234 kB\n"
+
+
+# --- railcar's init (pid 1): what it keeps ---------------------------------------------------------
+# The init drops every capability but CAP_KILL (to forward signals to a process of another uid) and
+# sets no_new_privs once it has cloned the process; the process keeps what its config gives it.
+INIT_KEEPS = {"CapEff": mask(["CAP_KILL"]), "CapPrm": mask(["CAP_KILL"]), "CapBnd": "0" * 16,
+              "CapInh": "0" * 16, "CapAmb": "0" * 16, "NoNewPrivs": "1"}
+SHOW_INIT_AND_SELF = sh("cat /proc/1/status; echo ---; cat /proc/self/status")
+ROOT_CAPS = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_MKNOD", "CAP_SETUID"]
+USERNS_MAPPING = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def init_and_self(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    init, _, me = text.partition("---\n")
+    return parse_status(init), parse_status(me)
+
+
+def assert_init_unprivileged(st: dict[str, str]) -> None:
+    assert st["Name"] == "railcar-init", st
+    assert {k: st[k] for k in INIT_KEEPS} == INIT_KEEPS
+    assert st["Uid"].split() == ["0"] * 4 and st["Gid"].split() == ["0"] * 4, st
+
+
+@pytest.mark.railcar_only
+@pytest.mark.parametrize("userns", [False, True], ids=["host-userns", "userns"])
+def test_init_drops_its_capabilities(runtime: Runtime, make_bundle: BundleFactory, userns: bool) -> None:
+    # a root process with wide sets and no no_new_privs: none of the init's drop may reach it
+    b = make_bundle(SHOW_INIT_AND_SELF, process={"capabilities": {k: ROOT_CAPS for k in SETS},
+                                                 "noNewPrivileges": False})
+    if userns:
+        b.set_namespace("user")
+        b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    init, me = init_and_self(res.stdout)
+    assert_init_unprivileged(init)
+    assert {k: me[STATUS_KEY[k]] for k in SETS} == {k: mask(ROOT_CAPS) for k in SETS}
+    assert me["NoNewPrivs"] == "0"
+
+
+@pytest.mark.railcar_only
+def test_init_of_a_terminal_container_drops_its_capabilities(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    recv = FdReceiver(runtime.workdir / "console.sock")
+    try:
+        cid = runtime.new_id()
+        b = make_bundle(sh('trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'),
+                        process={"terminal": True, "user": {"uid": 1000, "gid": 1000}})
+        runtime.create(b, cid, "--console-socket", str(recv.path))
+        master = recv.wait()
+        pid = runtime.init_pid(cid)
+        assert_init_unprivileged(parse_status(Path(f"/proc/{pid}/status").read_text()))
+        runtime.start(cid)
+        assert b"ready" in read_until(master, b"ready")
+        runtime.kill(cid, "TERM")
+        assert runtime.wait_exit(pid) == 42
+        os.close(master)
+    finally:
+        recv.close()
+
+
+# kill(2) of another uid's process needs CAP_KILL: the init must still reach the process when it runs
+# as user.uid 1000, or becomes another uid after the init dropped its capabilities (su execs in place)
+TRAP_TERM_LOOP = 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'
+SETUID_CAPS = {k: ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"] for k in ("bounding", "effective", "permitted")}
+
+
+@pytest.mark.parametrize("how", ["user-uid", "su-later"])
+def test_signal_reaches_a_process_of_another_uid(runtime: Runtime, make_bundle: BundleFactory, how: str) -> None:
+    if how == "user-uid":
+        b = make_bundle(sh(TRAP_TERM_LOOP), process={"user": {"uid": 1000, "gid": 1000}})
+    else:
+        b = make_bundle(sh(f"exec su tester -s /bin/sh -c '{TRAP_TERM_LOOP}'"),
+                        process={"capabilities": SETUID_CAPS})
+    cid = runtime.create_started(b)
+    runtime.wait_output(cid, "ready")
+    pid = runtime.init_pid(cid)
+    runtime.kill(cid, "TERM")
+    assert runtime.wait_exit(pid) == 42
+    assert runtime.status(cid) == "stopped"
+
+
+@pytest.mark.railcar_only
+def test_unprivileged_init_reaps_orphans_of_a_non_root_process(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    from tests.support.procfs import ns_link, pids_in_pidns, proc_state
+
+    b = make_bundle(sh('for i in 1 2 3; do sh -c "sleep 0.05 &"; done; echo ready; exec sleep 60'),
+                    process={"user": {"uid": 1000, "gid": 1000}})
+    cid = runtime.create_started(b)
+    runtime.wait_output(cid, "ready")
+    pid = runtime.init_pid(cid)
+    time.sleep(0.5)
+    pids = pids_in_pidns(ns_link("pid", pid))
+    assert len(pids) == 2, pids  # the init and sleep 60: the three orphans were reaped
+    assert [p for p in pids if proc_state(p) == "Z"] == []
+    runtime.kill(cid, "KILL")
+    assert runtime.wait_exit(pid) in (-9, 137)

@@ -165,7 +165,7 @@ def test_seccomp_same_bpf_as_ordinary_build(container_root, tmp_path: Path) -> N
     res = in_chroot(d, "--root", "/state", "run", "--bundle", "/bundle", "static-seccomp")
     assert res.returncode == 0, f"exit {res.returncode}: {res.stderr}"
     assert "seccomp ok" in res.stdout
-    static_bpf = cached_bpf(d / "state" / ".cache" / "seccomp")
+    static_bpf = cached_bpf(d / "state" / "@railcar" / "cache" / "seccomp")
 
     pytest.importorskip("pyseccomp")
     from railcar import seccomp

@@ -409,14 +409,59 @@ def test_rootfs_not_a_directory(tmp_path: Path) -> None:
 
 
 def test_rootfs_absolute_and_through_symlink(tmp_path: Path) -> None:
+    """A symlinked rootfs is refused up front, as runc does ("invalid rootfs: not an absolute path,
+    or a symlink"): a link to "/" would otherwise give the container the host's root."""
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "rootfs").symlink_to(real)
-    spec.load(write_bundle(tmp_path / "b", docker_config(), rootfs=False))
+    with pytest.raises(SpecError) as exc:
+        spec.load(write_bundle(tmp_path / "b", docker_config(), rootfs=False))
+    assert str(exc.value).startswith(f"root.path: {tmp_path}/b/rootfs is a symlink (to {real}): ")
     cfg = docker_config()
     cfg["root"]["path"] = str(real)
     spec.load(write_bundle(tmp_path / "b", cfg, rootfs=False))
+    (tmp_path / "link").symlink_to(tmp_path)
+    cfg["root"]["path"] = f"{tmp_path}/link/real"
+    with pytest.raises(SpecError) as exc:
+        spec.load(write_bundle(tmp_path / "b", cfg, rootfs=False))
+    assert f"goes through the symlink {tmp_path}/link (to {tmp_path})" in str(exc.value)
+    cfg["root"]["path"] = "../real"  # ".." is fine where no symlink is on the way
+    spec.load(write_bundle(tmp_path / "b", cfg, rootfs=False))
+
+
+@pytest.mark.parametrize("where, field, value, limit", [
+    ("devices", "major", 4096, 4095), ("devices", "minor", 1 << 20, 1048575), ("devices", "major", 1 << 40, 4095),
+    ("devices", "minor", -1, 1048575), ("rule", "major", 1 << 40, 4095), ("rule", "minor", -2, 1048575),
+    ("weightDevice", "major", 1 << 40, 4095), ("throttleReadBpsDevice", "minor", 1 << 40, 1048575),
+])  # fmt: skip
+def test_device_numbers_within_the_kernels_dev_t(tmp_path: Path, where: str, field: str, value: int,
+                                                 limit: int) -> None:
+    cfg = docker_config()
+    res = cfg["linux"].setdefault("resources", {})
+    if where == "devices":
+        cfg["linux"]["devices"] = [{"path": "/dev/x", "type": "c", "major": 1, "minor": 3, field: value}]
+        name = f"linux.devices[0].{field}"
+    elif where == "rule":
+        res["devices"] = [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm", field: value}]
+        name = f"linux.resources.devices[0].{field}"
+    else:
+        res["blockIO"] = {where: [{"major": 8, "minor": 0, "weight": 10, "rate": 1, field: value}]}
+        name = f"linux.resources.blockIO.{where}[0].{field}"
+    with pytest.raises(SpecError) as exc:
+        spec.load(write_bundle(tmp_path, cfg))
+    bits = 12 if field == "major" else 20
+    assert str(exc.value).startswith(f"{name}: must be ")
+    assert f"between 0 and {limit} (the kernel's device numbers have a {bits}-bit {field}), got {value}" \
+        in str(exc.value)
+
+
+def test_device_rule_wildcards_allowed(tmp_path: Path) -> None:
+    cfg = docker_config()
+    cfg["linux"].setdefault("resources", {})["devices"] = [
+        {"allow": True, "type": "c", "major": -1, "minor": -1, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 4095, "minor": 1048575, "access": "rwm"}]
+    spec.load(write_bundle(tmp_path, cfg))
 
 
 # --- validate_process / validate_resources alone -------------------------------------------------

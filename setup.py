@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, "csrc")
 CORE_C = ["sync.c", "spawn.c", "pathres.c", "rootfs.c", "devices.c", "console.c", "process.c", "copyup.c",
-          "loopback.c"]
+          "loopback.c", "bpfdev.c", "idmap.c"]
 RELEASE = os.environ.get("RAILCAR_RELEASE") == "1"
 OPT = ["-O3", "-DNDEBUG"] if RELEASE else ["-O2", "-g"]
 
@@ -142,7 +142,8 @@ setup(
     name="railcar",
     version="0.1.0",
     description="An OCI container runtime, a drop-in for runc",
-    packages=["railcar", "railcar.commands"],
+    packages=["railcar", "railcar.commands", "railcar.cgroups", "railcar.cgroups.devices", "railcar.seccomp",
+              "railcar.spec"],
     python_requires=">=3.9",
     install_requires=["docopt>=0.6.2", "orjson", "pyseccomp"],
     ext_modules=extensions(),

@@ -16,25 +16,11 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
+/* runc's console protocol: the pty master with its name, "/dev/ptmx" */
 static int send_fd(int sock, int fd)
 {
-    char name[] = "/dev/ptmx";
-    struct iovec iov = { .iov_base = name, .iov_len = sizeof name - 1 };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr msg;
-    struct cmsghdr *c;
-    memset(&msg, 0, sizeof msg);
-    memset(&u, 0, sizeof u);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+    static const char name[] = "/dev/ptmx";
+    return rc_sendmsg_fd(sock, name, sizeof name - 1, fd);
 }
 
 void rc_setup_console(const struct rc_plan *p, int fd, int *slave)

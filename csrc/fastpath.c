@@ -312,9 +312,49 @@ static int known_log_format(const char *f)
     return !strcmp(f, "text") || !strcmp(f, "json");
 }
 
+/* runc's userns.RunningInUserNS: the uid map is not the initial namespace's identity map */
+static int in_userns(void)
+{
+    char buf[128];
+    unsigned a = 1, b = 1;
+    unsigned long c = 0;
+    ssize_t n;
+    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return !(sscanf(buf, "%u %u %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL);
+}
+
+/* The default --root, by railcar.rootless.default_root's rule (runc's): $XDG_RUNTIME_DIR/railcar
+ * for a non-root user, and for root in a user namespace unless $USER is root; else
+ * /run/railcar.  NULL when the directory would have to be made first (Python does that). */
+static const char *default_root(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR"), *user;
+    struct stat st;
+    if (!xdg || !*xdg)
+        return "/run/railcar";
+    if (geteuid() == 0) {
+        if (!in_userns())
+            return "/run/railcar";
+        user = getenv("USER");
+        if (user && !strcmp(user, "root"))
+            return "/run/railcar";
+    }
+    if ((size_t)snprintf(buf, size, "%s/railcar", xdg) >= size || stat(buf, &st) < 0)
+        return NULL;
+    return buf;
+}
+
 int rc_fastpath(int argc, char **argv)
 {
-    const char *root = "/run/railcar", *log = NULL, *verb = NULL, *id = NULL, *sig = NULL;
+    static char xdg_root[4096];
+    const char *root = NULL, *log = NULL, *verb = NULL, *id = NULL, *sig = NULL;
     const char *e = getenv("RAILCAR_FASTPATH");
     char dir[4200];
     size_t need;
@@ -340,7 +380,7 @@ int rc_fastpath(int argc, char **argv)
         } else if (!strncmp(a, "--log-format=", 13)) {
             if (!known_log_format(a + 13))
                 return NOT_HANDLED;
-        } else if (strcmp(a, "--systemd-cgroup") && strcmp(a, "--no-init")) {
+        } else if (strcmp(a, "--systemd-cgroup") && strcmp(a, "--no-init") && strcmp(a, "--no-prewarm")) {
             return NOT_HANDLED;   /* --debug, --trace-startup, unknown: Python */
         }
     }
@@ -361,6 +401,8 @@ int rc_fastpath(int argc, char **argv)
     }
     (void)force;                  /* a stopped container needs no force; a live one goes to Python */
     if (!id || !valid_id(id))
+        return NOT_HANDLED;
+    if (!root && !(root = default_root(xdg_root, sizeof xdg_root)))
         return NOT_HANDLED;
     need = (size_t)snprintf(dir, sizeof dir, "%.4000s/%.190s", root, id);
     if (need >= 4096 || strlen(root) > 4000 || strlen(id) > 190)

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
@@ -278,6 +280,42 @@ static char *wait_start(size_t *len)
     return buf;
 }
 
+/* Wait for a hook, killing it at its timeout (0: none).  The kernel keeps the
+ * time: poll on a pidfd until the deadline of CLOCK_MONOTONIC. */
+static int wait_hook(pid_t pid, unsigned timeout, int *st)
+{
+    struct timespec now, end;
+    struct pollfd pfd;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        fail("startContainer hook", errno, "pidfd_open");
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += timeout;
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    for (;;) {
+        long ms = -1;
+        int r;
+        if (timeout) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+            if (ms <= 0) {
+                close(fd);
+                return -1;
+            }
+        }
+        r = poll(&pfd, 1, (int)ms);
+        if (r < 0 && errno != EINTR)
+            fail("startContainer hook", errno, "poll");
+        if (r > 0)
+            break;
+    }
+    close(fd);
+    if (waitpid(pid, st, 0) < 0)
+        fail("startContainer hook", errno, "waitpid");
+    return 0;
+}
+
 /* One hook: state on stdin, killed at its timeout; a failure stops the
  * container (its stderr is the container's). */
 static void run_hook(char *path, char **args, char **env, unsigned timeout, const char *state, size_t len)
@@ -285,7 +323,6 @@ static void run_hook(char *path, char **args, char **env, unsigned timeout, cons
     int pfd[2];
     pid_t pid;
     int st;
-    unsigned waited = 0;
     if (pipe2(pfd, O_CLOEXEC) < 0)
         fail("startContainer hook", errno, "pipe");
     pid = fork();
@@ -301,23 +338,26 @@ static void run_hook(char *path, char **args, char **env, unsigned timeout, cons
     signal(SIGPIPE, SIG_IGN);
     if (write(pfd[1], state, len) < 0) { /* the hook may not read stdin */ }
     close(pfd[1]);
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (timeout && waited >= timeout * 1000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            dprintf(2, "railcar: startContainer hook %s: timed out after %us\n", path, timeout);
-            _exit(1);
-        }
-        usleep(1000);
-        waited++;
+    if (wait_hook(pid, timeout, &st) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        dprintf(2, "railcar: startContainer hook %s: timed out after %us\n", path, timeout);
+        _exit(1);
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         dprintf(2, "railcar: startContainer hook %s failed (status %d)\n", path, st);
         _exit(1);
     }
+}
+
+/* The next NUL-terminated string of a record, which must end before `end`. */
+static char *next_string(char **p, const char *end)
+{
+    char *s = *p, *nul = memchr(s, 0, (size_t)(end - s));
+    if (s >= end || !nul)
+        fail("helper", EINVAL, "plan: malformed startContainer hook record");
+    *p = nul + 1;
+    return s;
 }
 
 static void run_start_hooks(const char *state, size_t len)
@@ -330,18 +370,19 @@ static void run_start_hooks(const char *state, size_t len)
         memcpy(&nargs, p + 4, 4);
         memcpy(&nenv, p + 8, 4);
         p += 12;
-        path = p;
-        p += strlen(p) + 1;
+        if (nargs > P.hooks_len || nenv > P.hooks_len)   /* each takes a byte at least */
+            fail("helper", EINVAL, "plan: malformed startContainer hook record");
+        path = next_string(&p, end);
         args = calloc(nargs + 2, sizeof *args);
         env = calloc(nenv + 1, sizeof *env);
         if (!args || !env)
             fail("startContainer hook", ENOMEM, "alloc");
-        for (i = 0; i < nargs; i++, p += strlen(p) + 1)
-            args[i] = p;
+        for (i = 0; i < nargs; i++)
+            args[i] = next_string(&p, end);
         if (!nargs)
             args[0] = path;
-        for (i = 0; i < nenv; i++, p += strlen(p) + 1)
-            env[i] = p;
+        for (i = 0; i < nenv; i++)
+            env[i] = next_string(&p, end);
         run_hook(path, args, env, timeout, state, len);
         free(args);
         free(env);

@@ -83,6 +83,9 @@ static void maybe_prewarm(int argc, char **argv)
     pthread_t t;
     pthread_attr_t a;
     int i;
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--no-prewarm") == 0)
+            return;               /* bench/: the same run with and without it */
     for (i = 1; i < argc; i++) {
         if (argv[i][0] == '-')
             continue;

@@ -87,3 +87,38 @@ int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_f
     }
     return 0;
 }
+
+/* The parent directory of `path` inside the root, made if missing and opened (O_PATH), with
+ * *leaf set to the last component: for what is created by name in it (devices, symlinks).
+ * -1 and errno on failure, *what naming the step. */
+int rc_open_parent_in_root(int rootfd, const char *path, const char **leaf, const char **what)
+{
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    size_t plen;
+    int pfd;
+    if (!slash) {
+        *what = "not an absolute path";
+        errno = EINVAL;
+        return -1;
+    }
+    plen = (size_t)(slash - path);
+    if (plen >= sizeof parent) {
+        *what = "path";
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(parent, path, plen);
+    parent[plen] = 0;
+    if (rc_mkdirall_in_root(rootfd, plen ? parent : "/", 0755, 0) < 0) {
+        *what = "mkdir the parent of";
+        return -1;
+    }
+    pfd = rc_open_in_root(rootfd, plen ? parent : "/", O_PATH | O_DIRECTORY);
+    if (pfd < 0) {
+        *what = "open the parent of";
+        return -1;
+    }
+    *leaf = slash + 1;
+    return pfd;
+}

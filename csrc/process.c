@@ -140,6 +140,8 @@ void rc_setup_process(const struct rc_plan *p, int fd)
     rc_finish_rootfs(p, fd);
 process:
     if (p->exec_mode) {
+        if (p->oom_score_adj)
+            write_proc(fd, "oomScoreAdj", "process.oomScoreAdj", "/proc/self/oom_score_adj", p->oom_score_adj);
         for (i = 0; i < p->nrlimits; i++) {
             struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
             if (setrlimit(p->rlimits[i].resource, &rl) < 0)
@@ -148,6 +150,8 @@ process:
                         (unsigned long long)rl.rlim_max);
         }
     }
+    if (p->exec_root && (chroot(p->exec_root) < 0 || chdir("/") < 0))
+        rc_fail(fd, "rootfs", errno, "chroot %s", p->exec_root);
     if (p->umask_ >= 0)
         umask((mode_t)p->umask_);
     if (p->cwd && chdir(p->cwd) < 0)

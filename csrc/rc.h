@@ -16,6 +16,8 @@ enum rc_msg_type {
     RC_MSG_HOOKS = 5,     /* child -> parent: rootfs ready, run prestart/createRuntime hooks */
     RC_MSG_READY = 6,     /* helper -> parent: blocked waiting for start */
     RC_MSG_TRACE = 7,     /* child/helper -> parent: `stage` reached at `ns` (--trace-startup) */
+    RC_MSG_OPEN = 8,      /* child -> parent: open the rootfs and bind sources in my mount ns */
+    RC_MSG_FD = 9,        /* parent -> child: host_fd[pid] is the fd passed with this message */
 };
 
 struct rc_msg {
@@ -40,6 +42,8 @@ struct rc_mount {
     int is_symlink;            /* not a mount: create symlink dest -> source inside the rootfs */
     int copyup;                /* tmpfs over a directory: copy its contents in; 2: and its mode */
     const char *field;         /* config.json field, for errors: "mounts[3]" */
+    int idmap_fd;              /* id-mapped bind: the user namespace with its idmapping; -1 */
+    int idmap_recursive;       /* ridmap: every mount of an rbind tree is id-mapped */
 };
 
 struct rc_device {
@@ -63,6 +67,11 @@ struct rc_plan {
     const int *join_fd;            /* ordered by the planner: user first, mount last */
     const int *join_type;
     const char *uid_map, *gid_map; /* contents, written by the parent; NULL if none */
+    /* rootless (railcar/rootless.py): "deny" into setgroups before gid_map, as the kernel asks
+     * of an unprivileged writer; maps the kernel refuses (EPERM) go through these setuid
+     * tools (newuidmap/newgidmap), run by the parent; NULL: no fallback */
+    int setgroups_deny;
+    const char *uidmap_tool, *gidmap_tool;
     const char *timens_offsets;    /* written after unshare(CLONE_NEWTIME); NULL if none */
     int ncgroup;
     const int *cgroup_fd;          /* open cgroup.procs files: the parent writes the pid */
@@ -70,10 +79,19 @@ struct rc_plan {
     /* rootfs */
     const char *rootfs;            /* absolute host path */
     unsigned long root_propagation;/* applied to "/" of the new mount ns */
+    int host_mounts;               /* no mount namespace of its own: mounts are made in the
+                                    * runtime's (delete unmounts them), chroot, no pivot_root */
+    const char *exec_root;         /* exec into such a container: chroot here first */
     int no_pivot;
     int readonly_root;
     int nmounts;
     const struct rc_mount *mounts;
+    /* With a user namespace, the runtime opens the rootfs ([0]) and each bind source
+     * ([1 + i]) for the child, inside the child's mount namespace through
+     * /proc/<pid>/root, and passes the fds: the container's mapped root need not be
+     * able to walk their paths (a bundle under a 0700 directory).  Allocated by the
+     * parent to nmounts + 1, filled in the child's copy; -1 where none. */
+    int *host_fd;
     int ndevices;
     const struct rc_device *devices;
     int devices_bind;              /* user namespace: bind host nodes instead of mknod */
@@ -114,6 +132,7 @@ struct rc_plan {
 struct rc_trace_mark { char stage[40]; int64_t ns; };
 
 struct rc_result {
+    const struct rc_plan *plan;    /* what the parent's half of the protocol serves */
     int pid;                       /* container process (host pid) */
     int sync_fd;                   /* parent end of the sync pair */
     int first_pid;                 /* the first child, when a second fork happened */
@@ -133,12 +152,17 @@ void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)
 int rc_send(int fd, int type, int pid);
 int rc_recv(int fd, struct rc_msg *m);
 int rc_recv_fd(int fd, struct rc_msg *m, int *passed);
+int rc_send_fd(int fd, int type, int pid, int passed);
+int rc_sendmsg_fd(int sock, const void *data, size_t len, int passed);
 void rc_trace(const struct rc_plan *p, int fd, const char *stage);
 void rc_keep_trace(struct rc_result *r, const struct rc_msg *m);
 
 int rc_setup_rootfs(const struct rc_plan *p, int sync_fd);        /* rootfs.c */
+int rc_idmap_userns(const char *uid_map, const char *gid_map, const char **what); /* idmap.c */
+int rc_idmapped_tree(int dirfd, const char *path, int userns_fd, int rec, int idmap_rec);
 int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */
 int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
+int rc_open_parent_in_root(int rootfd, const char *path, const char **leaf, const char **what);
 void rc_create_devices(const struct rc_plan *p, int rootfd, int sync_fd); /* devices.c */
 void rc_setup_console(const struct rc_plan *p, int sync_fd, int *slave);  /* console.c */
 void rc_setup_process(const struct rc_plan *p, int sync_fd);      /* process.c */
@@ -146,5 +170,10 @@ void rc_finish_rootfs(const struct rc_plan *p, int sync_fd);      /* rootfs.c */
 int rc_copyup(int src, int dst, int take_mode, const char **what); /* copyup.c */
 void rc_loopback_up(int sync_fd);                                 /* loopback.c */
 void rc_lookup_exe(const struct rc_plan *p, int sync_fd, char *out, size_t outlen);
+
+/* pidfd_open: the same number on every architecture; older libc headers may not name it */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 #endif

@@ -12,8 +12,10 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/mount.h>
 #include "rc.h"
+#include "mount_api.h"
+
+
 
 #define FDPATH(buf, fd) snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd)
 
@@ -67,31 +69,43 @@ static int bind_into_proc_refused(int tfd, const char *dest)
 /* A symlink step (plan.Symlink): dest -> source, made in the resolved parent. */
 static void make_symlink(int rootfd, const struct rc_mount *m, int fd)
 {
-    char parent[4096];
-    const char *slash = strrchr(m->dest, '/');
-    size_t plen;
-    int pfd;
-    if (!slash)
-        rc_fail(fd, "symlink", EINVAL, "%s: %s is not an absolute path", m->field, m->dest);
-    plen = (size_t)(slash - m->dest);
-    if (plen >= sizeof parent)
-        rc_fail(fd, "symlink", ENAMETOOLONG, "%s", m->dest);
-    memcpy(parent, m->dest, plen);
-    parent[plen] = 0;
-    if (rc_mkdirall_in_root(rootfd, plen ? parent : "/", 0755, 0) < 0)
-        rc_fail(fd, "symlink", errno, "mkdir %s", parent);
-    pfd = rc_open_in_root(rootfd, plen ? parent : "/", O_PATH | O_DIRECTORY);
+    const char *name, *what;
+    int pfd = rc_open_parent_in_root(rootfd, m->dest, &name, &what);
     if (pfd < 0)
-        rc_fail(fd, "symlink", errno, "open %s", parent);
-    if (symlinkat(m->source, pfd, slash + 1) < 0 && errno != EEXIST)
+        rc_fail(fd, "symlink", errno, "%s: %s %s", m->field, what, m->dest);
+    if (symlinkat(m->source, pfd, name) < 0 && errno != EEXIST)
         rc_fail(fd, "symlink", errno, "symlink %s to %s", m->source, m->dest);
     close(pfd);
 }
 
-static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount *m, int fd)
+/* An id-mapped bind: a detached clone of the source, id-mapped, attached on the target.  In
+ * a user namespace the runtime made the clone (host_fd); otherwise it is made here. */
+static void attach_idmapped(const struct rc_plan *p, int i, int tfd, int fd)
 {
-    char tpath[64];
+    const struct rc_mount *m = &p->mounts[i];
+    int tree = p->host_fd ? p->host_fd[i + 1] : -1;
+    if (tree < 0) {
+        tree = rc_idmapped_tree(AT_FDCWD, m->source, m->idmap_fd, (m->flags & MS_REC) != 0,
+                                m->idmap_recursive);
+        if (tree < 0)
+            rc_fail(fd, "mount", errno, "%s: id-mapped clone of %s", m->field, m->source);
+    }
+    if (syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        rc_fail(fd, "mount", errno, "%s: attach the id-mapped %s to %s", m->field, m->source, m->dest);
+    close(tree);
+}
+
+static void do_mount(const struct rc_plan *p, int rootfd, int i, int fd)
+{
+    const struct rc_mount *m = &p->mounts[i];
+    char tpath[64], spath[64];
+    const char *source = m->source;
     int tfd, below = -1;
+
+    if (p->host_fd && p->host_fd[i + 1] >= 0 && m->idmap_fd < 0) {   /* opened for us by the runtime */
+        FDPATH(spath, p->host_fd[i + 1]);
+        source = spath;
+    }
 
     if (!m->source && !m->fstype && !m->flags)
         goto attributes;          /* only change an earlier mount's flags */
@@ -110,7 +124,9 @@ static void do_mount(const struct rc_plan *p, int rootfd, const struct rc_mount 
         if (below < 0)
             rc_fail(fd, "mount", errno, "%s: tmpcopyup: open %s", m->field, m->dest);
     }
-    if (mount(m->source, tpath, m->fstype, m->flags, m->data) < 0)
+    if (m->idmap_fd >= 0)
+        attach_idmapped(p, i, tfd, fd);
+    else if (mount(source, tpath, m->fstype, m->flags, m->data) < 0)
         rc_fail(fd, "mount", errno, "%s: mount %s to %s (type %s)", m->field,
                 m->source ? m->source : "none", m->dest, m->fstype ? m->fstype : "bind");
     close(tfd);
@@ -148,13 +164,19 @@ attributes:
     (void)p;
 }
 
-static void pivot(const struct rc_plan *p, int fd)
+/* newroot: the rootfs mount's root (its bind onto itself) */
+static void pivot(const struct rc_plan *p, int newroot, int fd)
 {
-    int oldroot, newroot;
+    int oldroot;
+    if (p->host_mounts) {          /* the runtime's mount namespace: its root stays */
+        if (fchdir(newroot) < 0 || chroot(".") < 0 || chdir("/") < 0)
+            rc_fail(fd, "rootfs", errno, "chroot %s", p->rootfs);
+        return;
+    }
     if (p->no_pivot) {
-        if (chdir(p->rootfs) < 0)
+        if (fchdir(newroot) < 0)
             rc_fail(fd, "rootfs", errno, "chdir %s", p->rootfs);
-        if (mount(p->rootfs, "/", NULL, MS_MOVE, NULL) < 0)
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
             rc_fail(fd, "rootfs", errno, "move %s to /", p->rootfs);
         if (chroot(".") < 0)
             rc_fail(fd, "rootfs", errno, "chroot");
@@ -165,9 +187,8 @@ static void pivot(const struct rc_plan *p, int fd)
     /* pivot_root(".", "."): the old root ends up stacked on "/" and is
      * detached without needing a directory for it in the rootfs */
     oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    newroot = open(p->rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    if (oldroot < 0 || newroot < 0)
-        rc_fail(fd, "pivot_root", errno, "open %s", p->rootfs);
+    if (oldroot < 0)
+        rc_fail(fd, "pivot_root", errno, "open /");
     if (fchdir(newroot) < 0)
         rc_fail(fd, "pivot_root", errno, "chdir %s", p->rootfs);
     if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -181,7 +202,6 @@ static void pivot(const struct rc_plan *p, int fd)
     if (chdir("/") < 0)
         rc_fail(fd, "pivot_root", errno, "chdir /");
     close(oldroot);
-    close(newroot);
 }
 
 /* runc's order: read-only paths, then masks (which may lie below them) */
@@ -239,6 +259,37 @@ static void set_root_propagation(const struct rc_plan *p, int fd)
         rc_fail(fd, "rootfs", errno, "set propagation of / after pivot_root");
 }
 
+/* The rootfs bound onto itself (pivot_root wants a mount), and an fd on the new
+ * mount's root.  With an fd the runtime opened (host_fd[0]): a recursive clone of
+ * that tree attached over it, by fd alone, so no path is walked as the container's
+ * root; the clone's fd is then the new mount's root. */
+static int bind_rootfs(const struct rc_plan *p, int fd)
+{
+    int rootfd;
+    if (p->host_mounts) {          /* no mount namespace: nothing to bind, chroot later */
+        rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+            rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
+        return rootfd;
+    }
+    if (p->host_fd && p->host_fd[0] >= 0) {
+        rootfd = (int)syscall(SYS_open_tree, p->host_fd[0], "",
+                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (rootfd < 0)
+            rc_fail(fd, "rootfs", errno, "clone the mount tree of %s", p->rootfs);
+        if (syscall(SYS_move_mount, rootfd, "", p->host_fd[0], "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            rc_fail(fd, "rootfs", errno, "bind mount %s", p->rootfs);
+        return rootfd;
+    }
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        rc_fail(fd, "rootfs", errno, "bind mount %s", p->rootfs);
+    rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
+    return rootfd;
+}
+
 int rc_setup_rootfs(const struct rc_plan *p, int fd)
 {
     int i, rootfd;
@@ -247,19 +298,16 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
     /* nothing we mount may propagate back to the host; a shared root is made
      * shared only after pivot_root (pivot_root refuses a shared parent), an
      * unbindable one only then too (the rootfs could not be bound onto itself) */
-    if (mount(NULL, "/", NULL, late_propagation(p) ? MS_PRIVATE | MS_REC : p->root_propagation,
+    if (!p->host_mounts &&
+        mount(NULL, "/", NULL, late_propagation(p) ? MS_PRIVATE | MS_REC : p->root_propagation,
               NULL) < 0)
         rc_fail(fd, "rootfs", errno, "set propagation of /");
-    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-        rc_fail(fd, "rootfs", errno, "bind mount %s", p->rootfs);
-    rootfd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0)
-        rc_fail(fd, "rootfs", errno, "open %s", p->rootfs);
+    rootfd = bind_rootfs(p, fd);
     for (i = 0; i < p->nmounts; i++) {
         if (p->mounts[i].is_symlink)
             make_symlink(rootfd, &p->mounts[i], fd);
         else
-            do_mount(p, rootfd, &p->mounts[i], fd);
+            do_mount(p, rootfd, i, fd);
     }
     rc_trace(p, fd, "child: mounts");
     rc_create_devices(p, rootfd, fd);
@@ -268,8 +316,8 @@ int rc_setup_rootfs(const struct rc_plan *p, int fd)
         if (rc_send(fd, RC_MSG_HOOKS, 0) < 0 || rc_recv(fd, &m) <= 0 || m.type != RC_MSG_GO)
             _exit(1);
     }
+    pivot(p, rootfd, fd);
     close(rootfd);
-    pivot(p, fd);
     if (p->root_propagation & MS_SHARED)
         set_root_propagation(p, fd);
     rc_trace(p, fd, p->no_pivot ? "child: chroot" : "child: pivot_root");

@@ -9,15 +9,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "rc.h"
+
+extern char **environ;
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -36,6 +41,26 @@ static void write_self_file(int fd, const char *path, const char *data)
     if (f < 0 || write(f, data, len) != (ssize_t)len)
         rc_fail(fd, "namespace", errno, "write %s", path);
     close(f);
+}
+
+/* In a user namespace: the runtime opens the rootfs and the bind sources for us, in our
+ * mount namespace (see rc_plan.host_fd), and passes them one message each. */
+static void receive_host_fds(const struct rc_plan *p, int fd)
+{
+    struct rc_msg m;
+    int got;
+    if (rc_send(fd, RC_MSG_OPEN, 0) < 0)
+        _exit(1);
+    for (;;) {
+        got = -1;
+        if (rc_recv_fd(fd, &m, &got) <= 0)
+            _exit(1);
+        if (m.type == RC_MSG_GO)
+            return;
+        if (m.type != RC_MSG_FD || got < 0 || m.pid < 0 || m.pid > p->nmounts)
+            rc_fail(fd, "rootfs", EPROTO, "unexpected message %d from the runtime", m.type);
+        p->host_fd[m.pid] = got;
+    }
 }
 
 static void child_namespaces(const struct rc_plan *p, int fd, int fast)
@@ -63,6 +88,12 @@ static void child_namespaces(const struct rc_plan *p, int fd, int fast)
             rc_fail(fd, "user namespace", errno, "setresgid 0");
         if (setresuid(0, 0, 0) < 0)
             rc_fail(fd, "user namespace", errno, "setresuid 0");
+        /* the uid change left us non-dumpable, so our /proc files belong to the host's root
+         * and the container's root may not write them (timens_offsets, oom_score_adj, sysctls
+         * through /proc/self): dumpable again until the helper's exec (process.c clears it;
+         * nothing else runs in these namespaces yet) */
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+            rc_fail(fd, "user namespace", errno, "set dumpable");
     }
     if (fast) {
         if ((p->new_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
@@ -87,6 +118,8 @@ static void child_namespaces(const struct rc_plan *p, int fd, int fast)
             rc_fail(fd, "namespace", errno, "setns mount namespace");
     for (i = 0; i < p->njoin; i++)
         close(p->join_fd[i]);
+    if (p->rootfs && !p->exec_mode)
+        receive_host_fds(p, fd);
     /* pid and time namespaces apply to children only: fork once more, as a
      * sibling (CLONE_PARENT) so the runtime is its parent */
     {
@@ -136,6 +169,72 @@ static int write_file(const char *path, const char *data, struct rc_msg *err)
     return 0;
 }
 
+/* newuidmap/newgidmap PID ID HOSTID SIZE...: the map's words, for a map the kernel does not let
+ * us write (rootless, several ranges: the tools check /etc/subuid and /etc/subgid).  Run by
+ * the parent (the runtime), not after clone in the child: allocating here is fine. */
+static int run_map_tool(const char *tool, pid_t pid, const char *map, struct rc_msg *err)
+{
+    char num[16], *copy, *save = NULL, *w, **argv;
+    size_t n, cap = strlen(map) / 2 + 4;
+    pid_t h;
+    int st = 0, rc, ok = 0;
+
+    snprintf(err->stage, sizeof err->stage, "id mapping");
+    copy = strdup(map);
+    argv = calloc(cap, sizeof *argv);
+    if (!copy || !argv) {
+        err->err = ENOMEM;
+        snprintf(err->text, sizeof err->text, "%s: allocate its arguments", tool);
+        free(copy);
+        free(argv);
+        return -1;
+    }
+    snprintf(num, sizeof num, "%d", (int)pid);
+    argv[0] = (char *)tool;
+    argv[1] = num;
+    n = 2;
+    for (w = strtok_r(copy, " \n", &save); w && n + 1 < cap; w = strtok_r(NULL, " \n", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+    rc = posix_spawn(&h, tool, NULL, NULL, argv, environ);
+    if (rc != 0) {
+        err->err = rc;
+        snprintf(err->text, sizeof err->text, "run %s", tool);
+    } else {
+        while ((rc = waitpid(h, &st, 0)) < 0 && errno == EINTR)
+            ;
+        if (rc < 0) {
+            err->err = errno;
+            snprintf(err->text, sizeof err->text, "wait for %s", tool);
+        } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            ok = 1;
+        } else {
+            err->err = 0;
+            snprintf(err->text, sizeof err->text,
+                     "%s %d: %s %d (the ranges must be the user's in /etc/subuid and /etc/subgid)",
+                     tool, (int)pid, WIFEXITED(st) ? "exit status" : "killed by signal",
+                     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        }
+    }
+    free(copy);
+    free(argv);
+    return ok ? 0 : -1;
+}
+
+/* /proc/<pid>/uid_map or gid_map: written directly; on EPERM (an unprivileged runtime, a map
+ * that is not one mapping of its own id) through the setuid tool, as runc does */
+static int write_map(pid_t pid, const char *file, const char *map, const char *tool,
+                     struct rc_msg *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    if (write_file(path, map, err) == 0)
+        return 0;
+    if (err->err != EPERM || !tool)
+        return -1;
+    return run_map_tool(tool, pid, map, err);
+}
+
 /* set by the launcher's cgroup prewarm thread owner (csrc/launcher.c); weak:
  * absent when railcar._core is imported by a plain interpreter */
 extern volatile int railcar_prewarm_done __attribute__((weak));
@@ -157,16 +256,93 @@ static int parent_setup(const struct rc_plan *p, struct rc_result *r)
     }
     if (&railcar_prewarm_done)
         railcar_prewarm_done = 1;
-    if (p->uid_map) {
-        snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-        if (write_file(path, p->uid_map, &r->msg) < 0)
+    if (p->uid_map && write_map(pid, "uid_map", p->uid_map, p->uidmap_tool, &r->msg) < 0)
+        return -1;
+    if (p->gid_map && p->setgroups_deny) {
+        snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
+        if (write_file(path, "deny", &r->msg) < 0)
             return -1;
     }
-    if (p->gid_map) {
-        snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-        if (write_file(path, p->gid_map, &r->msg) < 0)
-            return -1;
+    if (p->gid_map && write_map(pid, "gid_map", p->gid_map, p->gidmap_tool, &r->msg) < 0)
+        return -1;
+    return 0;
+}
+
+static int open_failed(struct rc_result *r, const char *what, const char *path)
+{
+    r->msg.type = RC_MSG_ERROR;
+    r->msg.err = errno;
+    snprintf(r->msg.stage, sizeof r->msg.stage, "rootfs");
+    snprintf(r->msg.text, sizeof r->msg.text, "%s: open %s", what, path);
+    return -1;
+}
+
+/* An id-mapped bind for a child in a user namespace, which may not id-map the host's
+ * filesystems: a process of ours enters its mount namespace, makes the id-mapped clone of
+ * the source there and passes it (as host_fd[k]); the child attaches it. */
+static int send_idmapped_tree(struct rc_result *r, int k, const struct rc_mount *m)
+{
+    char path[64];
+    int st = 0;
+    pid_t h = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+    if (h < 0)
+        return open_failed(r, m->field, "fork for the id-mapped mount");
+    if (h == 0) {
+        int ns, tree;
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)r->first_pid);
+        ns = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || setns(ns, CLONE_NEWNS) < 0)
+            _exit(errno & 0xff);
+        tree = rc_idmapped_tree(AT_FDCWD, m->source, m->idmap_fd, (m->flags & MS_REC) != 0,
+                                m->idmap_recursive);
+        if (tree < 0)
+            _exit(errno & 0xff);
+        _exit(rc_send_fd(r->sync_fd, RC_MSG_FD, k, tree) < 0 ? (errno & 0xff) : 0);
     }
+    while (waitpid(h, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        errno = WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+        return open_failed(r, m->field, "an id-mapped clone of the source");
+    }
+    return 0;
+}
+
+/* The child asked (RC_MSG_OPEN): open, as the runtime and inside the child's mount
+ * namespace (through /proc/<pid>/root, so each fd names the child's mounts), the rootfs
+ * and every bind source, and pass them.  See rc_plan.host_fd. */
+static int serve_open(struct rc_result *r)
+{
+    const struct rc_plan *p = r->plan;
+    char path[8192];
+    int k, f;
+    for (k = 0; k <= p->nmounts; k++) {
+        const struct rc_mount *m = k ? &p->mounts[k - 1] : NULL;
+        const char *src = m ? m->source : p->rootfs;
+        if (m && (m->is_symlink || !(m->flags & MS_BIND)))
+            continue;
+        if (!src || src[0] != '/')
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "/proc/%d/root%s", r->first_pid, src) >= sizeof path) {
+            errno = ENAMETOOLONG;
+            return open_failed(r, m ? m->field : "root.path", src);
+        }
+        if (m && m->idmap_fd >= 0) {
+            if (send_idmapped_tree(r, k, m) < 0)
+                return -1;
+            continue;
+        }
+        f = open(path, O_PATH | O_CLOEXEC | (m ? 0 : O_DIRECTORY));
+        if (f < 0)
+            return open_failed(r, m ? m->field : "root.path", src);
+        if (rc_send_fd(r->sync_fd, RC_MSG_FD, k, f) < 0) {
+            close(f);
+            return open_failed(r, "sync", "send fd");
+        }
+        close(f);
+    }
+    if (rc_send(r->sync_fd, RC_MSG_GO, 0) < 0)
+        return open_failed(r, "sync", "send go");
     return 0;
 }
 
@@ -198,6 +374,10 @@ int rc_spawn_continue(struct rc_result *r)
         case RC_MSG_TRACE:
             rc_keep_trace(r, &m);
             break;
+        case RC_MSG_OPEN:
+            if (serve_open(r) < 0)
+                return -1;
+            break;
         default:
             break;
         }
@@ -218,6 +398,7 @@ int rc_spawn(const struct rc_plan *p, struct rc_result *r)
     int n;
 
     memset(r, 0, sizeof *r);
+    r->plan = p;
     r->sync_fd = -1;
     r->passed_fd = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {

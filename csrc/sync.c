@@ -56,6 +56,37 @@ int rc_recv_fd(int fd, struct rc_msg *m, int *passed)
     return 1;
 }
 
+/* `data` with an fd (SCM_RIGHTS). */
+int rc_sendmsg_fd(int sock, const void *data, size_t len, int passed)
+{
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr msg;
+    struct cmsghdr *c;
+    memset(&msg, 0, sizeof msg);
+    memset(&u, 0, sizeof u);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &passed, sizeof passed);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* A sync message with an fd. */
+int rc_send_fd(int fd, int type, int pid, int passed)
+{
+    struct rc_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.pid = pid;
+    return rc_sendmsg_fd(fd, &m, sizeof m, passed);
+}
+
 /* Report (stage, errno, message) to the parent and die.  vsnprintf does not
  * allocate for the %s/%d formats used here. */
 void rc_fail(int sync_fd, const char *stage, int err, const char *fmt, ...)

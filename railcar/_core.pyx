@@ -36,6 +36,8 @@ cdef extern from "rc.h":
         int is_symlink
         int copyup
         const char *field
+        int idmap_fd
+        int idmap_recursive
     struct rc_device:
         const char *path
         const char *host_path
@@ -58,15 +60,21 @@ cdef extern from "rc.h":
         const int *join_type
         const char *uid_map
         const char *gid_map
+        int setgroups_deny
+        const char *uidmap_tool
+        const char *gidmap_tool
         const char *timens_offsets
         int ncgroup
         const int *cgroup_fd
         const char *rootfs
         unsigned long root_propagation
+        int host_mounts
+        const char *exec_root
         int no_pivot
         int readonly_root
         int nmounts
         const rc_mount *mounts
+        int *host_fd
         int ndevices
         const rc_device *devices
         int devices_bind
@@ -109,6 +117,7 @@ cdef extern from "rc.h":
         int ntrace
         rc_trace_mark trace[32]
     int rc_recv(int fd, rc_msg *m) nogil
+    int rc_idmap_userns(const char *uid_map, const char *gid_map, const char **what) nogil
     int rc_spawn(const rc_plan *p, rc_result *r) nogil
     int rc_spawn_continue(rc_result *r) nogil
 
@@ -129,6 +138,20 @@ def helper_memfd():
         fd = rc_sealed_memfd(b"railcar-init", rc_helper_blob, n)
     if fd < 0:
         raise OSError(errno, "memfd for the railcar helper")
+    return fd
+
+
+def idmap_userns(bytes uid_map, bytes gid_map):
+    """A user namespace holding an id-mapped mount's maps ("<container> <host> <size>" lines):
+    its fd (close-on-exec); OSError naming the step that failed."""
+    cdef const char *u = uid_map
+    cdef const char *g = gid_map
+    cdef const char *what = NULL
+    cdef int fd
+    with nogil:
+        fd = rc_idmap_userns(u, g, &what)
+    if fd < 0:
+        raise OSError(errno, (<bytes>what).decode() if what != NULL else "user namespace")
     return fd
 
 
@@ -166,6 +189,7 @@ cdef class Spawn:
     cdef int *join_fd
     cdef int *join_type
     cdef int *cgroup_fd
+    cdef int *host_fd
 
     def __cinit__(self):
         self.keep = []
@@ -181,6 +205,7 @@ cdef class Spawn:
         free(self.join_fd)
         free(self.join_type)
         free(self.cgroup_fd)
+        free(self.host_fd)
 
     def start(self, lp):
         """Fill the C plan from the launch plan, clone, run to READY or a hooks pause.
@@ -203,6 +228,9 @@ cdef class Spawn:
         p.join_type = self.join_type
         p.uid_map = _s(lp.uid_map, keep)
         p.gid_map = _s(lp.gid_map, keep)
+        p.setgroups_deny = lp.setgroups_deny
+        p.uidmap_tool = _s(lp.uidmap_tool, keep)
+        p.gidmap_tool = _s(lp.gidmap_tool, keep)
         p.timens_offsets = _s(lp.timens_offsets, keep)
         p.ncgroup = len(lp.cgroup_fds)
         self.cgroup_fd = <int *>calloc(p.ncgroup + 1, sizeof(int))
@@ -213,6 +241,8 @@ cdef class Spawn:
         p.cgroup_fd = self.cgroup_fd
         p.rootfs = _s(lp.rootfs, keep)
         p.root_propagation = lp.root_propagation
+        p.host_mounts = lp.host_mounts
+        p.exec_root = _s(lp.exec_root, keep)
         p.no_pivot = lp.no_pivot
         p.readonly_root = lp.readonly_root
         p.nmounts = len(lp.mounts)
@@ -221,6 +251,7 @@ cdef class Spawn:
             raise MemoryError()
         for i, m in enumerate(lp.mounts):  # plan.Mount and plan.Symlink records
             self.mounts[i].field = _s(m.field, keep)
+            self.mounts[i].idmap_fd = -1
             if type(m).__name__ == "Symlink":
                 self.mounts[i].is_symlink = 1
                 self.mounts[i].source = _s(m.target, keep)
@@ -237,7 +268,16 @@ cdef class Spawn:
             self.mounts[i].attr_clr = m.attr_clr
             self.mounts[i].is_file = m.is_file
             self.mounts[i].copyup = m.copyup
+            self.mounts[i].idmap_fd = m.idmap_fd
+            self.mounts[i].idmap_recursive = m.idmap_recursive
         p.mounts = self.mounts
+        # the child's copy receives here the rootfs and bind sources the parent opens for it
+        self.host_fd = <int *>calloc(p.nmounts + 1, sizeof(int))
+        if self.host_fd == NULL:
+            raise MemoryError()
+        for i in range(p.nmounts + 1):
+            self.host_fd[i] = -1
+        p.host_fd = self.host_fd
         p.ndevices = len(lp.devices)
         self.devices = <rc_device *>calloc(p.ndevices + 1, sizeof(rc_device))
         for i, d in enumerate(lp.devices):
@@ -345,6 +385,45 @@ cdef class Spawn:
 cdef extern from "sched.h":
     int setns(int fd, int nstype) nogil
 
+cdef extern from "sys/mount.h":
+    int c_mount "mount"(const char *source, const char *target, const char *fstype,
+                        unsigned long flags, const void *data) nogil
+    int c_umount2 "umount2"(const char *target, int flags) nogil
+
+cdef extern from "sys/syscall.h":
+    long syscall(long number, ...) nogil
+    long SYS_seccomp
+
+
+def mount(bytes source, bytes target, unsigned long flags):
+    """mount(2) without a filesystem type or data (binds, remounts); OSError on failure."""
+    cdef int r
+    cdef const char *src = source
+    cdef const char *dst = target
+    with nogil:
+        r = c_mount(src, dst, NULL, flags, NULL)
+    if r < 0:
+        raise OSError(errno, "mount", target.decode("utf-8", "surrogateescape"))
+
+
+def umount(bytes target, int flags):
+    cdef int r
+    cdef const char *dst = target
+    with nogil:
+        r = c_umount2(dst, flags)
+    if r < 0:
+        raise OSError(errno, "umount", target.decode("utf-8", "surrogateescape"))
+
+
+def seccomp_flags_accepted(unsigned long flags):
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL): EFAULT means the kernel accepted the flags
+    (the program pointer is read after they are checked: nothing is installed), EINVAL not."""
+    cdef long r
+    with nogil:
+        r = syscall(SYS_seccomp, <long>1, <long>flags, <void *>NULL)
+    return r == -1 and errno == 14  # EFAULT
+
+
 cdef extern from "sys/prctl.h":
     int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
               unsigned long arg5) nogil
@@ -352,6 +431,31 @@ cdef extern from "sys/prctl.h":
 cdef extern from "unistd.h":
     int getppid() nogil
     void _exit(int status) nogil
+
+
+cdef extern from "sys/inotify.h":
+    int inotify_init1(int flags) nogil
+    int inotify_add_watch(int fd, const char *path, unsigned int mask) nogil
+    enum:
+        IN_CLOEXEC
+        IN_NONBLOCK
+        IN_MODIFY
+
+
+def inotify_modified(bytes path):
+    """An inotify fd (close-on-exec, non-blocking) readable when the file at `path` is modified
+    (cgroup v2's memory.events, which the kernel marks modified on every event)."""
+    cdef int fd
+    cdef const char *p = path
+    fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)
+    if fd < 0:
+        raise OSError(errno, "inotify_init1")
+    if inotify_add_watch(fd, p, IN_MODIFY) < 0:
+        import os
+        e = errno
+        os.close(fd)
+        raise OSError(e, "inotify_add_watch", path.decode("utf-8", "surrogateescape"))
+    return fd
 
 
 def die_with_parent(int parent):
@@ -397,3 +501,24 @@ def drain_trace(int fd, int timeout_ms):
             return marks
         if m.type == RC_MSG_TRACE:
             marks.append((m.stage.decode("utf-8", "replace"), m.ns))
+
+
+cdef extern from "bpfdev.h":
+    int rc_bpf_attach_device_filter(const char *dir, const void *insns, unsigned int ninsns,
+                                    const char **step) nogil
+
+
+def attach_device_filter(str path, bytes program):
+    """cgroup v2 devices: load `program` (eBPF instructions, 8 bytes each) as a
+    BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the cgroup directory `path`;
+    OSError(errno, "<call>: <path>") when a step fails."""
+    cdef bytes p = path.encode("utf-8", "surrogateescape")
+    cdef const char *cp = p
+    cdef const char *insns = program
+    cdef unsigned int n = <unsigned int>(len(program) // 8)
+    cdef const char *step = NULL
+    cdef int r
+    with nogil:
+        r = rc_bpf_attach_device_filter(cp, insns, n, &step)
+    if r < 0:
+        raise OSError(-r, f"{step.decode()}: {path}")

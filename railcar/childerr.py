@@ -12,7 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from railcar.cgroups import Cgroup
+    from railcar.cgroups import Manager
 
 __all__ = ["NOT_READY", "not_ready_text", "oom_kills"]
 
@@ -22,7 +22,7 @@ _MEMORY_RLIMITS = ("RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_STACK")
 _WAIT = 1.0  # seconds: the process closed the socket, so it is exiting
 
 
-def not_ready_text(stage: str, text: str, cfg: dict[str, Any], cg: Cgroup | None, pid: int,
+def not_ready_text(stage: str, text: str, cfg: dict[str, Any], cg: Manager | None, pid: int,
                    oom_before: int = 0) -> str:
     """`text`, with the cause appended when it is the not-ready error: e.g. "container process
     exited before it was ready: killed by the OOM killer (linux.resources.memory.limit 65536 is
@@ -38,7 +38,7 @@ def not_ready_text(stage: str, text: str, cfg: dict[str, Any], cg: Cgroup | None
     return f"{text}: {cause}" if cause else text
 
 
-def oom_kills(cg: Cgroup | None) -> int:
+def oom_kills(cg: Manager | None) -> int:
     """The cgroup's OOM kill count so far (0 when unknown)."""
     if cg is None:
         return 0
@@ -48,7 +48,7 @@ def oom_kills(cg: Cgroup | None) -> int:
         return 0
 
 
-def _cause(cfg: dict[str, Any], cg: Cgroup | None, pid: int, oom_before: int) -> str:
+def _cause(cfg: dict[str, Any], cg: Manager | None, pid: int, oom_before: int) -> str:
     sig, code = _end(pid)
     if oom_kills(cg) > oom_before:
         return f"killed by the OOM killer ({_memory_limit(cfg)} too small?)"

@@ -22,7 +22,14 @@ class Globals:
     __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup", "rootless", "criu", "trace", "no_init")
 
     def __init__(self, opts: dict[str, Any]) -> None:
-        self.root: str = opts["--root"]
+        root = opts["--root"]
+        if root is None:  # not given: runc's default, $XDG_RUNTIME_DIR's for a non-root user
+            from railcar import rootless
+
+            root, xdg = rootless.default_root()
+            if xdg:
+                rootless.make_xdg_root(root)
+        self.root: str = root
         self.log: str | None = opts["--log"]
         self.log_format: str = opts["--log-format"]
         self.debug: bool = bool(opts["--debug"])
@@ -123,6 +130,7 @@ def parse(argv: list[str]) -> tuple[Globals, str, dict[str, Any]]:
     from railcar import _grammar
 
     gflags, gopts = _index(_grammar.GLOBAL_OPTIONS)
+    gopts["--root"] = None  # Globals picks the default (railcar.rootless.default_root)
     commands = _grammar.COMMANDS
     i, n = 0, len(argv)
     while i < n and argv[i].startswith("-") and argv[i] != "-":

@@ -63,8 +63,10 @@ def send_listener(prog: Any, fd: int, state: dict[str, Any], pid: int) -> None:
         s.connect(prog.listener_path)
         s.sendmsg([msg], [(1, 1, fd.to_bytes(4, "little"))])  # SOL_SOCKET, SCM_RIGHTS
     except OSError as e:
-        raise RailcarError(f"linux.seccomp.listenerPath: send to {prog.listener_path}: "
-                           f"{strerror(e.errno)}") from None
+        from railcar.errors import SpecError
+
+        raise SpecError("linux.seccomp.listenerPath",
+                        f"send to {prog.listener_path}: {strerror(e.errno)}") from None
     finally:
         s.close()
         os.close(fd)
@@ -94,15 +96,38 @@ def connect_console(path: str, lp: Any) -> None:
     lp.console_fd = lp.own(s.detach())
 
 
+def _owner() -> str:
+    """`list`'s OWNER, as runc gives it: the user's name ("" is root), "#<uid>" without one."""
+    uid = os.geteuid()
+    if uid == 0:
+        return ""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+
+
+def rootless_cgroups(g: Globals) -> bool:
+    """--rootless (true, false, auto: a non-root user), as runc decides its cgroup manager."""
+    from railcar import rootless
+
+    return rootless.resolve(g.rootless, g.systemd_cgroup)
+
+
 def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
            console_socket: str | None = None, console_fd: int = -1, no_pivot: bool = False,
            preserve_fds: int = 0, init: bool = True, detach: bool = True) -> Container:
     """Everything up to the container blocked before its program; returns the claimed state."""
-    from railcar import _core, plan, spec
-    from railcar.cgroups import Cgroup
+    from railcar import _core, cgroups, plan, spec
 
     bundle = os.path.abspath(bundle)
     cfg = spec.load(bundle)
+    if os.geteuid() != 0:
+        from railcar import rootless
+
+        rootless.check_config(cfg)
     if console_socket and not (detach and cfg["process"].get("terminal")):
         raise RailcarError(CONSOLE_SOCKET_UNUSED)
     trace.mark("config loaded and validated")
@@ -113,11 +138,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
     cg_made = False
     sp = None
     try:
-        ns = plan.namespaces(cfg, lp)
-        plan.id_maps(cfg, lp, ns)
-        rootfs = plan.rootfs(cfg, bundle, lp)
-        plan.process(cfg, lp, ns)
-        plan.sysctls(cfg, lp, ns)
+        ns, rootfs = plan.prepare(cfg, bundle, lp)
         lp.no_pivot = 1 if no_pivot else 0
         lp.preserve_fds = preserve_fds
         lp.init = 1 if init else 0
@@ -132,13 +153,26 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         sc = seccomp_program(cfg, g, lp)
         linux = cfg.get("linux", {})
         hooks = cfg.get("hooks") or {}
-        cg = Cgroup.at(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup)
+        cg_path = linux.get("cgroupsPath") or ""
+        rootless_cg = rootless_cgroups(g)
+        layout = None
+        if rootless_cg and not cg_path and not g.systemd_cgroup:
+            # runc's: below the runtime's own cgroup (a delegated session's); on cgroup v2 beside
+            # it, since a cgroup with processes in it cannot give controllers to a child
+            cg_path = cid
+            layout = cgroups.detect()
+            if layout.kind == "v2":
+                cg_path = os.path.dirname(layout.own_v2.rstrip("/")).rstrip("/") + "/" + cid
+        cg = cgroups.at(cg_path, cid, g.systemd_cgroup, layout)
+        cg.rootless = rootless_cg
         c.data = {
             "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
             "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
-            "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
+            "owner": _owner(), "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
             "config": cfg, "creating": True,
         }
+        if lp.host_mounts:  # its mounts are the runtime's: delete unmounts them
+            c.data["host_mounts"] = True
         # intent first: a create killed from here on leaves what delete --force needs to find
         # and remove everything it made (the cgroup directories, the hook it ran, the process)
         c.save()
@@ -147,13 +181,10 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         trace.mark("cgroup created")
         for path in cg.procs_files():
             lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
-        plan.mounts(cfg, bundle, lp, ns, plan.cgroup_mount_sources(cg))
-        plan.devices(cfg, lp)
+        plan.filesystem(cfg, bundle, lp, ns, cg)
         fifo = os.path.join(c.dir, FIFO)
         os.mkfifo(fifo, 0o600)
         lp.fifo_fd = lp.own(os.open(fifo, os.O_RDWR | os.O_CLOEXEC))
-        lp.hooks_pause = 1 if (hooks.get("prestart") or hooks.get("createRuntime")
-                               or hooks.get("createContainer")) else 0
         # a time namespace's offsets would shift the child's clock against ours
         lp.trace = 1 if trace.enabled and not lp.timens_offsets else 0
         lp.helper_fd = lp.own(_core.helper_memfd())
@@ -195,13 +226,18 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
             kill_and_reap(sp.pid)
             if sp.first_pid != sp.pid:
                 reap(sp.first_pid)
-        if cg_made:
+        if cg_made and cg is not None:
             try:
                 cg.destroy(kill=True)
             except Exception:
                 pass
+        if c.data.get("host_mounts"):
+            release_host_mounts(c)
         _poststop_after_failure(c, sp)
-        c.remove()
+        try:
+            c.remove()
+        except RailcarError:
+            pass  # the create's own error is the one to report
         raise
     finally:
         if sp is not None and sp.sync_fd >= 0:
@@ -250,7 +286,9 @@ def _creation_hooks(c: Container, hooks: dict[str, Any], pid: int) -> None:
 
 def _ns_fds(pid: int) -> list[int]:
     fds = []
-    for name in ("user", "ipc", "uts", "net", "pid", "cgroup", "mnt"):
+    from railcar.spec.namespaces import JOIN_ORDER, NS_PROC
+
+    for name in (NS_PROC[t] for t in JOIN_ORDER if t != "time"):
         path = f"/proc/{pid}/ns/{name}"
         if os.readlink(path) != os.readlink(f"/proc/self/ns/{name}"):
             fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
@@ -305,21 +343,26 @@ def start(c: Container) -> None:
         hk.run_logged("poststart", hooks["poststart"], c.oci_state(), os.path.join(c.dir, HOOK))
 
 
-def destroy(c: Container) -> None:
-    """Free what a stopped (or killed) container holds; poststop hooks; state dir."""
+def destroy(c: Container, force: bool = False) -> None:
+    """Free what a stopped (or killed) container holds; poststop hooks; state dir. With `force`
+    (delete --force), a state whose cgroup is not the container's is dropped all the same, and
+    the directories the fast path's copy names are removed instead."""
     kill_leftover_hook(c)
-    cg = c.data.get("cgroup")
-    if cg:
-        from railcar.cgroups import Cgroup, NotOurs
+    if c.data.get("host_mounts"):
+        release_host_mounts(c)
+    cg = c.cgroup()
+    if cg is not None:
+        from railcar.cgroups import NotOurs
 
         try:
-            Cgroup.from_state(cg).destroy(kill=True)
+            cg.destroy(kill=True)
         except NotOurs as e:
-            if not c.data.get("corrupt"):
+            if not (force or c.data.get("corrupt")):
                 raise
-            from railcar import log  # delete --force of a damaged state: drop it, touch nothing
+            from railcar import log  # touch nothing it names; what the fast file names, if ours
 
             log.warning(f"container {c.id}: {e.msg}")
+            _destroy_fast_copy(c, cg.dirs())
         except OSError as e:
             raise RailcarError(f"remove cgroup of {c.id}: {strerror(e.errno)}") from None
     hooks = c.data.get("hooks") or {}
@@ -328,6 +371,47 @@ def destroy(c: Container) -> None:
 
         hk.run_logged("poststop", hooks["poststop"], c.oci_state(), os.path.join(c.dir, HOOK))
     c.remove()
+
+
+def _destroy_fast_copy(c: Container, refused: list[str]) -> None:
+    """The cgroup directories the fast path's file recorded, when state.json names others."""
+    from railcar import log
+    from railcar.cgroups import from_state
+    from railcar.state import fast_cgroup
+
+    saved = fast_cgroup(c.dir)
+    if saved is None or sorted(saved["v1"].values()) == sorted(refused):
+        return
+    try:
+        from_state(saved).destroy(kill=True)
+    except RailcarError as e:
+        log.warning(f"container {c.id}: {e.msg}")
+
+
+def release_host_mounts(c: Container) -> None:
+    """A container without a mount namespace made its mounts in the runtime's: unmount every
+    mount below its rootfs (deepest first), so that delete leaves the host as it was."""
+    from railcar import _core
+
+    rootfs = c.data.get("rootfs") or ""
+    if not rootfs.startswith("/") or rootfs == "/":
+        return
+    prefix = rootfs.rstrip("/") + "/"
+    with open("/proc/self/mountinfo", "rb") as f:
+        points = [_unescape(line.split()[4]) for line in f.read().splitlines()]
+    for mp in sorted({m for m in points if m.startswith(prefix.encode())}, key=len, reverse=True):
+        try:
+            _core.umount(mp, 2)  # MNT_DETACH
+        except OSError as e:
+            if e.errno not in (22, 2):  # EINVAL, ENOENT: gone already (a parent went first)
+                raise RailcarError(f"unmount {mp.decode(errors='replace')}: {strerror(e.errno)}") from None
+
+
+def _unescape(field: bytes) -> bytes:
+    """mountinfo's octal escapes (\\040 for a space, ...)."""
+    import re
+
+    return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), field)
 
 
 def kill_leftover_hook(c: Container) -> None:

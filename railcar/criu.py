@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 
-from railcar.errors import RailcarError
+from railcar.errors import RailcarError, strerror
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from railcar.cgroups import Cgroup
+    from railcar.cgroups import Manager
     from railcar.cli import Globals
 
 DESCRIPTORS = "descriptors.json"  # runc's name: the init's fds 0-2 at dump time
@@ -59,6 +59,10 @@ def check(g: Globals, what: str) -> str:
     from railcar.jsonfast import dumps, loads
     from railcar.state import private_dir, write_atomic
 
+    if os.geteuid() != 0:
+        raise RailcarError(f"{what}: not supported rootless: CRIU needs privileges this user lacks "
+                           "(CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, to read and recreate the "
+                           "container's processes and namespaces): run it as root")
     path = _criu_path(g)
     st = os.stat(path)
     try:
@@ -115,9 +119,9 @@ def _is_bind(m: dict[str, Any]) -> bool:
     return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
 
 
-def external_mounts(cfg: dict[str, Any], bundle: str, cg: Cgroup | None) -> list[tuple[str, str]]:
+def external_mounts(cfg: dict[str, Any], bundle: str, cg: Manager | None) -> list[tuple[str, str]]:
     """(mount point in the container, host source) of every mount CRIU cannot recreate itself."""
-    from railcar.plan import cgroup_mount_sources
+    from railcar.spec.mounts import cgroup_mount_sources
 
     linux = cfg.get("linux") or {}
     own_ns = {ns["type"]: ns.get("path") for ns in linux.get("namespaces") or []}
@@ -214,10 +218,8 @@ def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: boo
               stdio: dict[str, str] | None = None) -> tuple[list[str], list[int]]:
     """criu dump / pre-dump arguments for a running container (and fds to pass); `stdio` is
     stdio_files(), recorded in the image's META for restore."""
-    from railcar.cgroups import Cgroup
-
     cfg = c.data.get("config") or {}
-    cg = Cgroup.from_state(c.data["cgroup"]) if c.data.get("cgroup") else None
+    cg = c.cgroup()
     args = ["pre-dump" if pre_dump else "dump", "-t", str(c.pid), "-D", image, "-W", work,
             "-o", "pre-dump.log" if pre_dump else "dump.log", "-v4", "--root", c.data["rootfs"]]
     args += _common(opts)
@@ -255,7 +257,7 @@ def dump_args(c: Any, opts: dict[str, Any], image: str, work: str, pre_dump: boo
             try:
                 ino = os.stat(ns["path"]).st_ino
             except OSError as e:
-                raise RailcarError(f"checkpoint: stat {ns['path']}: {os.strerror(e.errno or 0)}") from None
+                raise RailcarError(f"checkpoint: stat {ns['path']}: {strerror(e.errno)}") from None
             args += ["--external", f"{kind}[{ino}]:{key}"]
     for key in sorted(set((stdio or {}).values())):
         args += ["--external", key]
@@ -281,7 +283,7 @@ def _common(opts: dict[str, Any]) -> list[str]:
     return args
 
 
-def cgroup_roots(cg: Cgroup) -> list[str]:
+def cgroup_roots(cg: Manager) -> list[str]:
     """--cgroup-root arguments: where, in each hierarchy, the restored tree's cgroup is."""
     from railcar.cgroups import detect
 
@@ -300,7 +302,7 @@ def cgroup_roots(cg: Cgroup) -> list[str]:
 
 
 def restore_args(cfg: dict[str, Any], bundle: str, opts: dict[str, Any], image: str, work: str, root: str,
-                 pidfile: str, cg: Cgroup | None) -> tuple[list[str], list[int]]:
+                 pidfile: str, cg: Manager | None) -> tuple[list[str], list[int]]:
     """criu restore arguments (and the fds criu must inherit besides 0-2)."""
     from railcar.jsonfast import loads
 
@@ -319,7 +321,7 @@ def restore_args(cfg: dict[str, Any], bundle: str, opts: dict[str, Any], image: 
             except OSError as e:
                 for x in fds:
                     os.close(x)
-                raise RailcarError(f"restore: open {ns['path']}: {os.strerror(e.errno or 0)}") from None
+                raise RailcarError(f"restore: open {ns['path']}: {strerror(e.errno)}") from None
             fds.append(fd)
             args += ["--inherit-fd", f"fd[{fd}]:{_EXT_NS[ns['type']][1]}"]
     try:
@@ -380,22 +382,31 @@ def run(criu: str, args: list[str], fds: list[int], work: str, log: str, what: s
     raise RailcarError(f"{what}: criu {args[0]} failed: {reason} (log file: {logpath})")
 
 
-def mount_root(rootfs: str, target: str) -> None:
-    """CRIU wants --root to be a mount point whose parent is not overmounted: a bind of the rootfs."""
-    import ctypes
+def mount_root(rootfs: str, target: str, readonly: bool) -> None:
+    """CRIU wants --root to be a mount point whose parent is not overmounted: a bind of the
+    rootfs, read-only when the config says root.readonly (CRIU gives the restored container
+    this mount as its "/", with its flags)."""
+    from railcar import _core
+    from railcar import mountopts as mo
 
-    libc = ctypes.CDLL(None, use_errno=True)
     os.makedirs(target, 0o755, exist_ok=True)
-    if libc.mount(rootfs.encode(), target.encode(), None, 0x1000 | 0x4000, None) != 0:  # MS_BIND|MS_REC
-        err = ctypes.get_errno()
-        raise RailcarError(f"restore: bind {rootfs} on {target}: {os.strerror(err)}")
+    try:
+        _core.mount(rootfs.encode(), target.encode(), mo.MS_BIND | mo.MS_REC)
+        if readonly:
+            _core.mount(b"", target.encode(), mo.MS_REMOUNT | mo.MS_BIND | mo.MS_RDONLY)
+    except OSError as e:
+        if readonly:
+            umount_root(target)
+        raise RailcarError(f"restore: bind {rootfs} on {target}: {strerror(e.errno)}") from None
 
 
 def umount_root(target: str) -> None:
-    import ctypes
+    from railcar import _core
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.umount2(target.encode(), 2)  # MNT_DETACH
+    try:
+        _core.umount(target.encode(), 2)  # MNT_DETACH
+    except OSError:
+        pass
     try:
         os.rmdir(target)
     except OSError:

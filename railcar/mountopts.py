@@ -42,13 +42,16 @@ RECURSIVE: dict[str, tuple[bool, int]] = {
     "rstrictatime": (False, _A_STRICTATIME), "rnosymfollow": (False, _A_NOSYMFOLLOW),
     "rsymfollow": (True, _A_NOSYMFOLLOW),
 }
+# id-mapped binds (runc 1.2's options): the mount's own uidMappings/gidMappings, else the
+# container's user namespace's
+IDMAP = {"idmap": 1, "ridmap": 2}
 # flags a bind mount only takes through a remount
 BIND_REMOUNT = (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
                 | MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW)
 
 
 class MountOptions:
-    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "copyup")
+    __slots__ = ("flags", "propagation", "attr_set", "attr_clr", "data", "copyup", "idmap")
 
     def __init__(self) -> None:
         self.flags = 0
@@ -57,6 +60,7 @@ class MountOptions:
         self.attr_clr = 0
         self.data: list[str] = []
         self.copyup = False  # tmpcopyup: a runc extension, never passed to the kernel
+        self.idmap = 0  # 1: idmap, 2: ridmap (an id-mapped bind, every mount of the tree)
 
 
 def parse(options: list[str]) -> MountOptions:
@@ -83,6 +87,9 @@ def parse(options: list[str]) -> MountOptions:
             continue
         if opt == "tmpcopyup":
             o.copyup = True
+            continue
+        if opt in IDMAP:
+            o.idmap = IDMAP[opt]
             continue
         o.data.append(opt)
     return o

@@ -12,6 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from railcar.cgroups import Manager
+
 FIFO = "exec.fifo"
 STATE = "state.json"
 FAST = "fast"  # what the launcher's C fast path reads (csrc/fastpath.c)
@@ -125,6 +127,10 @@ class Container:
             with open(os.path.join(c.dir, STATE), "rb") as f:
                 raw = f.read()
         except FileNotFoundError:
+            if salvage and os.path.exists(os.path.join(c.dir, FAST)):
+                # state.json lost, the fast path's copy still names the init and the cgroups
+                c.data = c.salvage(None)
+                return c
             c.unlock()
             raise RailcarError("container does not exist") from None
         except NotADirectoryError:
@@ -183,16 +189,27 @@ class Container:
         save_file(self, STATE, dumps(self.data).encode())
 
     def remove(self) -> None:
+        """The state dir and what is in it: files, and empty directories (a directory that is
+        still a mount point or holds anything is never descended into)."""
         for name in os.listdir(self.dir) if os.path.isdir(self.dir) else ():
+            path = os.path.join(self.dir, name)
             try:
-                os.unlink(os.path.join(self.dir, name))
+                os.unlink(path)
+            except IsADirectoryError:
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
             except OSError:
                 pass
         try:
             os.rmdir(self.dir)
         except FileNotFoundError:
             pass
-        self.unlock()
+        except OSError as e:
+            raise RailcarError(f"remove state directory {self.dir}: {strerror(e.errno)}") from None
+        finally:
+            self.unlock()
 
     # -- status ---------------------------------------------------------------
     @property
@@ -235,14 +252,21 @@ class Container:
             os.close(fd)
         return False
 
-    def frozen(self) -> bool:
+    def cgroup(self) -> Manager | None:
+        """The manager of the container's cgroup, as its state recorded it; None without one."""
         cg = self.data.get("cgroup")
         if not cg:
-            return False
-        from railcar.cgroups import Cgroup
+            return None
+        from railcar.cgroups import from_state
 
+        return from_state(cg)
+
+    def frozen(self) -> bool:
+        cg = self.cgroup()
+        if cg is None:
+            return False
         try:
-            return Cgroup.from_state(cg).frozen()
+            return cg.frozen()
         except OSError:
             return False
 
@@ -370,6 +394,7 @@ _FIELD_CHECKS: dict[str, Any] = {
     "init": _want(lambda v: isinstance(v, bool), "a boolean"),
     "config": _want(lambda v: isinstance(v, dict), "an object"),
     "creating": _want(lambda v: isinstance(v, bool), "a boolean"),
+    "host_mounts": _want(lambda v: isinstance(v, bool), "a boolean"),
 }
 _REQUIRED = ("pid", "pid_start", "bundle", "cgroup")
 
@@ -387,6 +412,11 @@ def state_problem(data: Any) -> str | None:
             if why:
                 return f"{key}: {why}"
     return None
+
+
+def fast_cgroup(d: str) -> dict[str, Any] | None:
+    """The cgroup directories the fast path's file in state dir `d` recorded, as a cgroup state."""
+    return _read_fast(d)[2]
 
 
 def _read_fast(d: str) -> tuple[int, int, dict[str, Any] | None]:

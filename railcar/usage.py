@@ -42,6 +42,7 @@ Options:
   --trace-startup        print where startup time goes, to stderr
   --no-init              create and run without railcar's init (for engines'
                          runtimeArgs: the process is pid 1, as with runc)
+  --no-prewarm           skip the launcher's cgroup prewarm (to measure it)
   -v --version           print the version
   -h --help              show this help
 """

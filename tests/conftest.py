@@ -24,7 +24,9 @@ from typing import Any
 
 import pytest
 
+from tests.support import cgroupview
 from tests.support.bundle import Bundle, copy_rootfs, make_config, make_rootfs
+from tests.support.cgroupfs import remove_cgroups
 
 REPO = Path(__file__).resolve().parent.parent
 RUNTIME = os.environ.get("RAILCAR_TEST_RUNTIME") or str(REPO / "bin" / "railcar")
@@ -42,11 +44,20 @@ def pytest_configure(config: pytest.Config) -> None:
     # Callers (containerd-shim, conmon) are child subreapers: detached inits get reparented to us.
     if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    # RAILCAR_CGROUP_VIEW=v2: the whole run (and every engine it starts) in a cgroup v2-only view,
+    # entered before any test module is imported (see tests/support/cgroupview.py)
+    try:
+        _VIEW[:] = [cgroupview.enter_from_env()]
+    except (OSError, ValueError) as e:
+        raise pytest.UsageError(str(e)) from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+_VIEW: list[str] = []
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     note = " (a reference runtime: railcar_only tests are skipped)" if IS_REFERENCE else ""
-    return f"runtime under test: {RUNTIME}{note}"
+    return [f"runtime under test: {RUNTIME}{note}", *filter(None, _VIEW)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -415,14 +426,7 @@ class Runtime:
         unmount_under(self.workdir)
         errors = []
         for rel in {c for c in ids if VALID_ID.fullmatch(c) and ".." not in c} | set(self.cgroups):
-            for d in self.cgroup_dirs(rel):
-                for sub in [*sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)), d]:
-                    try:
-                        sub.rmdir()
-                    except FileNotFoundError:
-                        pass
-                    except OSError as e:
-                        errors.append(f"rmdir {sub}: {e.strerror}")
+            errors += remove_cgroups(self.cgroup_dirs(rel))
         if errors:
             raise AssertionError("cleanup: " + "; ".join(errors))
 

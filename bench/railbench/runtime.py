@@ -15,6 +15,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "railcar-static": (str(REPO / "bin" / "railcar-static"),),
     # railcar without its init (the program is pid 1, as with runc and crun): what the init costs
     "railcar-noinit": (str(REPO / "bin" / "railcar"),),
+    # railcar without the launcher's cgroup prewarm (csrc/launcher.c): what the prewarm saves
+    "railcar-noprewarm": (str(REPO / "bin" / "railcar"),),
     "runc": ("/usr/sbin/runc", "runc"),
     "crun": ("/usr/bin/crun", "crun"),
 }
@@ -92,5 +94,5 @@ def open_runtime(name: str, path: str, workdir: Path) -> Runtime:
     root = workdir / f"root-{name}"
     root.mkdir(mode=0o700)
     version = proc.run([path, "--version"], CALL_TIMEOUT).check()
-    extra = ("--no-init",) if name.endswith("-noinit") else ()
+    extra = {"-noinit": ("--no-init",), "-noprewarm": ("--no-prewarm",)}.get(name[name.rfind("-"):], ())
     return Runtime(name=name, path=path, root=root, version=version.stdout.strip(), global_args=extra)

@@ -28,5 +28,5 @@ def main(args: dict, g: Globals) -> int:
         container.kill_wait(c)
     elif status != "stopped":
         raise RailcarError(f"cannot delete container {c.id} that is not stopped: {status}")
-    container.destroy(c)
+    container.destroy(c, force)
     return 0

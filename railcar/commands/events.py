@@ -21,10 +21,12 @@ def _interval(s: str) -> float:
 
 def main(args: dict, g: Globals) -> int:
     import os
+    import select
     import time
 
     import orjson
 
+    from railcar.cgroups import oomwatch
     from railcar.commands.resume import running_cgroup
     from railcar.state import Container
 
@@ -38,11 +40,24 @@ def main(args: dict, g: Globals) -> int:
         emit({"type": "stats", "id": cid, "data": cg.stats()})
         return 0
     every = _interval(args["--interval"])
+    # woken by the kernel: an OOM event of the memory cgroup, the init's exit, or the next stats
+    oom_fd = oomwatch.watch(cg)
     ooms = cg.oom_count()
+    c = Container.load(g.root, cid, lock=False)
+    poller = select.poll()
+    if oom_fd >= 0:
+        poller.register(oom_fd, select.POLLIN)
+    try:
+        exit_fd = os.pidfd_open(c.pid) if c.alive() else -1
+    except OSError:
+        exit_fd = -1
+    if exit_fd >= 0:
+        poller.register(exit_fd, select.POLLIN)
+    # without one of the two fds, what it would tell is looked at every 0.2 s instead
+    fallback = 0.2 if oom_fd < 0 or exit_fd < 0 else None
     next_stats = 0.0
     while True:
-        c = Container.load(g.root, cid, lock=False)
-        alive = c.alive()
+        alive = Container.load(g.root, cid, lock=False).alive() if exit_fd < 0 else _running(exit_fd)
         # counted before leaving: an OOM kill of the container's own process is the one a
         # user most wants to hear about
         n = cg.oom_count()
@@ -55,4 +70,16 @@ def main(args: dict, g: Globals) -> int:
         if now >= next_stats:
             emit({"type": "stats", "id": cid, "data": cg.stats()})
             next_stats = now + every
-        time.sleep(min(every, 0.2))
+        wait = next_stats - time.monotonic()
+        if fallback is not None:
+            wait = min(wait, fallback)
+        for fd, _ in poller.poll(max(0, int(wait * 1000))):
+            if fd == oom_fd:
+                oomwatch.drain(oom_fd)
+
+
+def _running(pidfd: int) -> bool:
+    """The init has not exited (its pidfd is not readable yet)."""
+    import select
+
+    return not select.select([pidfd], [], [], 0)[0]

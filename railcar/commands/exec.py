@@ -7,7 +7,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from railcar.cgroups import Cgroup
+    from railcar.cgroups import Manager
     from railcar.cli import Globals
 
 
@@ -19,6 +19,7 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
     if args["--process"]:
         from railcar import spec
         from railcar.jsonfast import loads
+        from railcar.spec import process
 
         path = args["--process"]
         try:
@@ -37,7 +38,7 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
             raise RailcarError(f"{path}: must be a JSON object")
         try:
             spec.check_strings(raw, {"process": proc}, ("process",))
-            spec.validate_process(proc, "process")
+            process.validate(proc, "process")
         except RailcarError as e:  # the file, not config.json, is at fault: name it
             raise RailcarError(f"{path}: {e}") from None
         return proc
@@ -88,9 +89,9 @@ def process_spec(args: dict, cfg: dict[str, Any]) -> dict[str, Any]:
         proc["apparmorProfile"] = args["--apparmor"]
     if args["--process-label"]:
         proc["selinuxLabel"] = args["--process-label"]
-    from railcar import spec
+    from railcar.spec import process
 
-    spec.validate_process(proc, "process")
+    process.validate(proc, "process")
     return proc
 
 
@@ -103,7 +104,7 @@ def cwd_source(args: dict) -> str:
     return "set in config.json"  # the container's own process.cwd
 
 
-def child_error(args: dict, stage: str, text: str, cfg: dict[str, Any], cg: Cgroup | None, pid: int,
+def child_error(args: dict, stage: str, text: str, cfg: dict[str, Any], cg: Manager | None, pid: int,
                 oom_before: int) -> str:
     """The child's error text, naming exec's own inputs: the C side only knows config.json."""
     if stage == "cwd":
@@ -137,6 +138,7 @@ def run(args: dict, g: Globals) -> int:
     from railcar import _core, container, plan
     from railcar.commands.create import preserve
     from railcar.errors import RailcarError
+    from railcar.spec import namespaces, process
     from railcar.state import Container, write_pid_file
 
     c = Container.load(g.root, args["<id>"], lock=False)
@@ -162,18 +164,21 @@ def run(args: dict, g: Globals) -> int:
     sp = None
     local = None
     try:
-        for flag in ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"):  # mount last
-            name = plan.NS_PROC[flag]
+        for flag in namespaces.JOIN_ORDER:
+            name = namespaces.NS_PROC[flag]
             path = f"/proc/{pid}/ns/{name}"
             try:
                 if os.readlink(path) == os.readlink(f"/proc/self/ns/{name}"):
+                    if flag == "mount" and c.data.get("host_mounts"):
+                        lp.exec_root = f"/proc/{pid}/root".encode()  # its root is a chroot
                     continue
-                lp.joins.append((lp.own(os.open(path, os.O_RDONLY | os.O_CLOEXEC)), plan.NS_FLAGS[flag]))
+                lp.joins.append((lp.own(os.open(path, os.O_RDONLY | os.O_CLOEXEC)), namespaces.NS_FLAGS[flag]))
             except FileNotFoundError:
                 continue
-        plan.process(run_cfg, lp, {"uts": None})
-        lp.hostname = lp.domainname = None
-        lp.oom_score_adj = None
+        process.plan(proc, lp)  # the container's hostname stays: no uts section
+        # the container's score, as runc gives every exec (not process.json's, not the caller's)
+        adj = (cfg.get("process") or {}).get("oomScoreAdj")
+        lp.oom_score_adj = str(adj).encode() if adj is not None else None
         if args["--console-socket"] and not (args["--detach"] and proc.get("terminal")):
             raise RailcarError(container.CONSOLE_SOCKET_UNUSED)
         if proc.get("terminal"):
@@ -187,11 +192,9 @@ def run(args: dict, g: Globals) -> int:
                 local.child_end = -1
             else:
                 raise RailcarError("process.terminal is true but no --console-socket was given")
-        cg = None
-        if c.data.get("cgroup"):
-            from railcar.cgroups import Cgroup
-
-            cg = Cgroup.from_state(c.data["cgroup"])
+        cg = c.cgroup()
+        if cg is not None:
+            cg.check_made()  # never into directories the state names but create did not make
             for path in cg.procs_files():
                 try:
                     lp.cgroup_fds.append(lp.own(os.open(path, os.O_WRONLY | os.O_CLOEXEC)))

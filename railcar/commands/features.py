@@ -8,29 +8,33 @@ if TYPE_CHECKING:
 
 
 def document() -> dict:
-    from railcar import SPEC_VERSION, __version__, mountopts, plan, seccomp, spec
+    from railcar import SPEC_VERSION, __version__, mountopts, seccomp
+    from railcar.spec.hooks import HOOKS
+    from railcar.spec.namespaces import NS_FLAGS
+    from railcar.spec.process import CAPS
 
-    caps = sorted(spec.CAPS, key=lambda n: spec.CAPS[n])
+    caps = sorted(CAPS, key=lambda n: CAPS[n])
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
         last = int(f.read())
-    options = sorted([*mountopts.FLAGS, *mountopts.PROPAGATION, *mountopts.RECURSIVE, "tmpcopyup"])
-    ns = sorted(plan.NS_FLAGS)
+    options = sorted([*mountopts.FLAGS, *mountopts.PROPAGATION, *mountopts.RECURSIVE, *mountopts.IDMAP,
+                      "tmpcopyup"])
+    ns = sorted(NS_FLAGS)
     if not __import__("os").path.exists("/proc/self/ns/time"):
         ns.remove("time")
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "hooks": list(HOOKS),
         "mountOptions": options,
         "linux": {
             "namespaces": ns,
-            "capabilities": [c for c in caps if spec.CAPS[c] <= last],
+            "capabilities": [c for c in caps if CAPS[c] <= last],
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
             "seccomp": seccomp.features(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},  # mount_setattr(MOUNT_ATTR_IDMAP)
         },
         "annotations": {"org.railcar.version": __version__, "org.opencontainers.runtime-spec.features": "1"},
     }

@@ -16,11 +16,14 @@ def main(args: dict, g: Globals) -> int:
 
     sig = signals.parse(args["<signal>"])
     c = Container.load(g.root, args["<id>"], lock=False)
-    if args["--all"] and c.data.get("cgroup"):
-        from railcar.cgroups import Cgroup
+    cg = c.cgroup() if args["--all"] else None
+    if cg is not None:
+        if cg.dirs():
+            pids = cg.pids()
+        else:  # rootless without a delegated cgroup
+            from railcar.rootless import pids_without_cgroup
 
-        cg = Cgroup.from_state(c.data["cgroup"])
-        pids = cg.pids()
+            pids = sorted(pids_without_cgroup(c.pid)) if c.alive() else []
         if not pids and not c.alive():
             return 0  # nothing left to signal (containerd sends --all after the init exited)
         frozen = cg.frozen()
@@ -39,7 +42,7 @@ def main(args: dict, g: Globals) -> int:
     except ProcessLookupError:
         raise RailcarError("container not running") from None
     if sig == 9 and c.frozen():  # a frozen task cannot die until thawed (runc thaws too)
-        from railcar.cgroups import Cgroup
-
-        Cgroup.from_state(c.data["cgroup"]).thaw()
+        cg = c.cgroup()
+        if cg is not None:
+            cg.thaw()
     return 0

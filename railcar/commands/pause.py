@@ -10,5 +10,6 @@ if TYPE_CHECKING:
 def main(args: dict, g: Globals) -> int:
     from railcar.commands.resume import running_cgroup
 
-    running_cgroup(g, args["<id>"], ("running", "created"), "container not running").freeze()
+    running_cgroup(g, args["<id>"], ("running", "created"), "container not running",
+                   "pause").freeze()
     return 0

@@ -15,12 +15,13 @@ def main(args: dict, g: Globals) -> int:
 
     c = Container.load(g.root, args["<id>"], lock=False)
     pids: list[int] = []
-    if c.data.get("cgroup"):
-        from railcar.cgroups import Cgroup
+    cg = c.cgroup()
+    if cg is not None and cg.dirs():
+        pids = sorted(cg.pids())
+    elif c.alive():  # no cgroup (rootless without a delegated one): the init and its descendants
+        from railcar.rootless import pids_without_cgroup
 
-        pids = sorted(Cgroup.from_state(c.data["cgroup"]).pids())
-    elif c.alive():
-        pids = [c.pid]
+        pids = sorted(pids_without_cgroup(c.pid))
     fmt = args["--format"]
     if fmt == "json":
         os.write(1, ("[" + ",".join(map(str, pids)) + "]\n").encode())
@@ -55,3 +56,4 @@ def main(args: dict, g: Globals) -> int:
 
     os.write(1, raw("\n".join(keep) + "\n"))  # command lines are bytes, not always UTF-8
     return 0
+

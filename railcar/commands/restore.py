@@ -11,8 +11,7 @@ if TYPE_CHECKING:
 def main(args: dict, g: Globals) -> int:
     import os
 
-    from railcar import container, criu, spec
-    from railcar.cgroups import Cgroup
+    from railcar import cgroups, container, criu, spec
     from railcar.commands.checkpoint import criu_opts, image_dirs
     from railcar.errors import RailcarError
     from railcar.jsonfast import loads
@@ -47,7 +46,7 @@ def main(args: dict, g: Globals) -> int:
     fds: list[int] = []
     try:
         linux = cfg.get("linux") or {}
-        cg = Cgroup.at(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup)
+        cg = cgroups.at(linux.get("cgroupsPath") or "", cid, g.systemd_cgroup)
         c.data = {
             "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
             "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
@@ -58,7 +57,7 @@ def main(args: dict, g: Globals) -> int:
         cg.make(linux.get("resources"))
         cg_made = True
         c.data["cgroup"] = cg.to_state()
-        criu.mount_root(rootfs, croot)
+        criu.mount_root(rootfs, croot, bool(cfg["root"].get("readonly")))
         mounted = True
         pidfile = os.path.join(c.dir, "criu.pid")
         argv, fds = criu.restore_args(cfg, bundle, opts, image, work, croot, pidfile, cg)
@@ -92,7 +91,10 @@ def main(args: dict, g: Globals) -> int:
                 cg.destroy(kill=True)
             except Exception:
                 pass
-        c.remove()
+        try:
+            c.remove()
+        except RailcarError:
+            pass  # the restore's own error is the one to report
         raise
     finally:
         for fd in fds:

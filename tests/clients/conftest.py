@@ -1,4 +1,5 @@
-"""docker, podman and containerd running their containers on the runtime under test.
+"""docker, podman and containerd running their containers on the runtime under test, and
+containerd's CRI plugin driven as the kubelet drives it (test_cri.py).
 
 RAILCAR_CLIENT_RUNTIME=railcar (default) or runc picks the runtime, so the same suite can be
 checked against runc first; RAILCAR_CLIENT_BINARY overrides its path (default: <repo>/bin/railcar,

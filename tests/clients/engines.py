@@ -6,6 +6,7 @@ containerd), a standalone containerd and every podman command are started inside
 nsenter, so docker0, iptables rules, netns bind mounts, overlay mounts and /run leftovers stay off
 the host; stopping means: engines by pid, then whatever still lives in the namespace, by pid, then
 the holder, which takes every mount with it. Cgroup directories the engines made are removed last.
+The CRI containerd (CriContainerd, for test_cri.py) gets a sandbox of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import cgroupview
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 client; /usr/local/bin/docker may be newer and come first
 PACKAGES = ("docker.io", "containerd", "podman", "conmon", "catatonit", "busybox-static", "iproute2", "iptables")
@@ -39,7 +42,7 @@ CMD_TIMEOUT = 60.0
 TTY_TIMEOUT = 20.0  # a terminal session that has not ended by then never will
 # Top-level cgroup directories the engines create (docker: /docker/<id>, podman: /libpod_parent,
 # ctr: /<namespace>/<id>). Removed at the end when they did not exist before.
-ENGINE_CGROUPS = ("docker", "libpod_parent", CTR_NAMESPACE)
+ENGINE_CGROUPS = ("docker", "libpod_parent", CTR_NAMESPACE, "railcar-cri")  # the last: test_cri.py's pods
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ def rootfs_tar(rootfs: Path) -> bytes:
     return buf.getvalue()
 
 
-def oci_archive(rootfs: Path, dest: Path, ref: str) -> Path:
+def oci_archive(rootfs: Path, dest: Path, ref: str, cmd: Sequence[str] = ("/bin/sh",)) -> Path:
     """An OCI image-layout tar of the rootfs (one layer) that `ctr image import` takes."""
     layer_tar = rootfs_tar(rootfs)
     layer = gzip.compress(layer_tar, mtime=0)
@@ -205,7 +208,7 @@ def oci_archive(rootfs: Path, dest: Path, ref: str) -> Path:
         {
             "architecture": arch,
             "os": "linux",
-            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
+            "config": {"Cmd": list(cmd), "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]},
             "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer_tar).hexdigest()]},
         }
     ).encode()
@@ -479,8 +482,22 @@ class ContainerCli(Engine):
                 self.cli("rm", "-f", *names, timeout=20)
 
 
+def v2_lacks(*controllers: str) -> list[str]:
+    """Those of `controllers` that a cgroup v2-only layout (such as RAILCAR_CGROUP_VIEW=v2 gives
+    this host: hugetlb only) does not have; [] on v1 and hybrid layouts."""
+    if cgroupview.current() != "v2":
+        return []
+    have = cgroupview.v2_controllers()
+    return [c for c in controllers if c not in have]
+
+
 def cgroup_file(pid: int, controller: str, name: str) -> Path:
-    """The host path of a cgroup v1 file of a process (e.g. memory, memory.limit_in_bytes)."""
+    """The host path of a cgroup file of a process: on v1 the controller's (memory,
+    memory.limit_in_bytes), on a v2-only layout the process's one directory."""
+    if cgroupview.current() == "v2":
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return cgroupview.CG / line[3:].lstrip("/") / name
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, ctrls, path = line.split(":", 2)
         if controller in ctrls.split(","):
@@ -556,9 +573,12 @@ class Podman(ContainerCli):
         for sub in ("root", "runroot", "tmp", "networks", "docker-config"):
             (self.dir / sub).mkdir()
         (self.dir / "docker-config/config.json").write_text("{}")
+        # podman asks for pids.limit 2048 by default: not on a v2 layout without a pids controller
+        pids = "pids_limit = 0\n" if v2_lacks("pids") else ""
         (self.dir / "containers.conf").write_text(
             "[containers]\n"
             f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+            f"{pids}"
             'netns = "none"\n'
             "[engine]\n"
             'cgroup_manager = "cgroupfs"\n'
@@ -604,20 +624,30 @@ class Podman(ContainerCli):
 
 class Containerd(Engine):
     name = "containerd"
+    namespace = CTR_NAMESPACE  # the containerd namespace ctr works in
+    disabled_plugins: tuple[str, ...] = ("io.containerd.grpc.v1.cri",)
 
-    def start(self) -> None:
+    def __init__(self, sandbox: Sandbox, workdir: Path, runtime: str) -> None:
+        super().__init__(sandbox, workdir, runtime)
         self.address = self.dir / "containerd.sock"
         self.runc_root = self.dir / "runc-root"
-        (self.dir / "config.toml").write_text(
+
+    def config_toml(self) -> str:
+        return (
             "version = 2\n"
             f'root = "{self.dir / "root"}"\n'
             f'state = "{self.dir / "state"}"\n'
-            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f"disabled_plugins = {json.dumps(list(self.disabled_plugins))}\n"
             "[grpc]\n"
             f'  address = "{self.address}"\n'
             "[ttrpc]\n"
             f'  address = "{self.dir / "containerd.sock.ttrpc"}"\n'
+            '[plugins."io.containerd.internal.v1.opt"]\n'  # else it makes /opt/containerd on the host
+            f'  path = "{self.dir / "opt"}"\n'
         )
+
+    def start(self) -> None:
+        (self.dir / "config.toml").write_text(self.config_toml())
         self.proc = self.sandbox.popen(["containerd", "--config", str(self.dir / "config.toml")], self.log)
         wait_for("containerd", lambda: self._ready() or self.proc is None or self.proc.poll() is not None, 60, 0.2)
         if self.proc.poll() is not None:
@@ -627,7 +657,7 @@ class Containerd(Engine):
         return self.address.exists() and self.cli("version", timeout=10).code == 0
 
     def argv(self, *args: str) -> list[str]:
-        return [*self.sandbox.prefix(), "ctr", "--address", str(self.address), "--namespace", CTR_NAMESPACE, *args]
+        return [*self.sandbox.prefix(), "ctr", "--address", str(self.address), "--namespace", self.namespace, *args]
 
     def cli(self, *args: str, input: str | None = None, timeout: float = CMD_TIMEOUT) -> Result:
         return run(self.argv(*args), input=input, timeout=timeout)
@@ -651,6 +681,86 @@ class Containerd(Engine):
                 self.cli("task", "delete", "--force", cid)
                 self.cli("containers", "delete", cid)
         self.stop_daemon()
+
+
+class CriContainerd(Containerd):
+    """containerd with its CRI plugin, the way the kubelet reaches a runtime: a runtime handler
+    `railcar` (the runc v2 shim with BinaryName = the runtime under test and a Root of its own), a
+    sandbox image of one static pause binary built here (never pulled), a bridge CNI network. It gets a
+    sandbox of its own (see tests/clients/test_cri.py), where a tmpfs on /var/lib takes libcni's
+    cache (/var/lib/cni), so nothing of it reaches the host. CRI objects live in the k8s.io namespace."""
+
+    name = "containerd-cri"
+    namespace = "k8s.io"
+    disabled_plugins = ()
+    handler = "railcar"
+    pause_ref = "docker.io/local/pause:latest"
+    image_ref = f"docker.io/{IMAGE}:latest"
+    cgroup_top = "railcar-cri"  # pods get cgroup_parent /railcar-cri/<pod> (in ENGINE_CGROUPS)
+    pod_subnet = "10.88.0.0/24"
+    cni_bin_dir = "/usr/lib/cni"  # Debian's containernetworking-plugins
+
+    def __init__(self, sandbox: Sandbox, workdir: Path, runtime: str) -> None:
+        super().__init__(sandbox, workdir, runtime)
+        self.runtime_root = self.dir / "runtime-root"  # the handler's --root: the runtime's state
+        self.cni_conf_dir = self.dir / "cni-conf"
+        self.logs = self.dir / "pod-logs"
+
+    def config_toml(self) -> str:
+        cri = 'plugins."io.containerd.grpc.v1.cri"'
+        return super().config_toml() + (
+            f"[{cri}]\n"
+            f'  sandbox_image = "{self.pause_ref}"\n'
+            '  stream_server_address = "127.0.0.1"\n'
+            '  stream_server_port = "0"\n'
+            "  disable_apparmor = true\n"
+            # the pause container asks for oom_score_adj -998, and lowering it needs CAP_SYS_RESOURCE,
+            # which this machine's bounding set lacks: clamp to containerd's own, as for rootless
+            "  restrict_oom_score_adj = true\n"
+            f"[{cri}.containerd]\n"
+            '  snapshotter = "overlayfs"\n'
+            '  default_runtime_name = "runc"\n'  # the stock default handler (runc on PATH), left as it is
+            f"[{cri}.containerd.runtimes.runc]\n"
+            '  runtime_type = "io.containerd.runc.v2"\n'
+            f"[{cri}.containerd.runtimes.{self.handler}]\n"
+            '  runtime_type = "io.containerd.runc.v2"\n'
+            f"[{cri}.containerd.runtimes.{self.handler}.options]\n"
+            f'  BinaryName = "{self.runtime}"\n'
+            f'  Root = "{self.runtime_root}"\n'
+            f"[{cri}.cni]\n"
+            f'  bin_dir = "{self.cni_bin_dir}"\n'
+            f'  conf_dir = "{self.cni_conf_dir}"\n'
+        )
+
+    def start(self) -> None:
+        self.logs.mkdir()
+        self.cni_conf_dir.mkdir()
+        bridge = {
+            "type": "bridge",
+            "bridge": "cni0",
+            "isGateway": True,
+            "ipMasq": False,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": self.pod_subnet}]],
+                "routes": [{"dst": "0.0.0.0/0"}],
+                "dataDir": str(self.dir / "cni-ipam"),
+            },
+        }
+        conf = {"cniVersion": "1.0.0", "name": "railcar-cri", "plugins": [bridge]}
+        (self.cni_conf_dir / "10-railcar-cri.conflist").write_text(json.dumps(conf, indent=1))
+        super().start()
+
+    def import_image(self, rootfs: Path) -> None:
+        """busybox as the workload image; as the sandbox image, one static /pause built here from
+        tests/support/cri/pause.c (it reaps orphans, as pid 1 of a pod's shared pid namespace must)."""
+        self.cli("image", "import", str(oci_archive(rootfs, self.dir / "busybox-oci.tar", self.image_ref))).ok()
+        pause_root = self.dir / "pause-rootfs"
+        pause_root.mkdir()
+        src = REPO / "tests" / "support" / "cri" / "pause.c"
+        run(["gcc", "-static", "-O2", "-o", str(pause_root / "pause"), str(src)]).ok()
+        pause = oci_archive(pause_root, self.dir / "pause-oci.tar", self.pause_ref, cmd=("/pause",))
+        self.cli("image", "import", str(pause)).ok()
 
 
 @contextlib.contextmanager

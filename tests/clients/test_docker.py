@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.clients.engines import IMAGE, ContainerCli, Docker
+from tests.clients.engines import IMAGE, ContainerCli, Docker, v2_lacks
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,10 @@ def test_stats_no_stream(docker: Docker, box: str) -> None:
     res = docker.cli("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", box)
     assert res.code == 0, res
     name, pids, mem = res.out.split(" ", 2)
-    assert name == box and int(pids) >= 1 and not mem.startswith("0B"), res
+    assert name == box, res
+    # the shim reads pids.current and memory.current itself: 0 where the v2 hierarchy lacks them
+    assert int(pids) >= 1 or v2_lacks("pids"), res
+    assert not mem.startswith("0B") or v2_lacks("memory"), res
 
 
 def test_exec_runs_in_container_namespaces(docker: ContainerCli, box: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients.engines import IMAGE, ContainerCli, Docker, Podman, cgroup_file
-from tests.clients.test_cli_common import new_name
+from tests.clients.test_cli_common import V2, needs_controllers, new_name
 from tests.support.procfs import parse_status
 
 
@@ -105,6 +105,9 @@ def test_user_namespace_id_maps(podman: Podman) -> None:
 
 
 def test_cpu_resources_in_cgroup(engine: ContainerCli, names: list[str]) -> None:
+    needs_controllers("cpu", "cpuset")
+    if V2:
+        pytest.skip("v1 file names (cpu.cfs_quota_us, cpu.shares)")
     name = engine.run_detached(new_name(names), "--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0",
                                IMAGE, "sleep", "1000")  # fmt: skip
     pid = engine.pid(name)

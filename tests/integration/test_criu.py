@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BundleFactory, Runtime
+from tests.conftest import BundleFactory, Runtime, describe, reference_gap
 from tests.support.bundle import Bundle, sh
 
 CRIU = shutil.which("criu")
@@ -74,9 +74,10 @@ def fake_criu(workdir: Path) -> Path:
     return p
 
 
-def count(b_rootfs: Path) -> int:
+def count(b_rootfs: Path, where: str = "tmp") -> int:
+    """The counter's value: <b_rootfs>/<where>/count."""
     try:
-        return int((b_rootfs / "tmp/count").read_text().strip() or 0)
+        return int((b_rootfs / where / "count").read_text().strip() or 0)
     except (OSError, ValueError):
         return 0
 
@@ -236,3 +237,26 @@ def test_pre_dump_then_dump_and_restore(runtime: Runtime, make_bundle: BundleFac
     at = count(b.rootfs)
     _restore(runtime, b.path, workdir / "img", cid)
     runtime.wait_until(lambda: count(b.rootfs) > at, 10, "the restored counter")
+
+
+@needs_criu
+@reference_gap("runc 1.1.5 gives the restored container a writable rootfs: it writes into the bundle")
+def test_restore_keeps_a_read_only_rootfs(runtime: Runtime, make_bundle: BundleFactory, workdir: Path) -> None:
+    """root.readonly holds after restore: the restored "/" is read-only, and nothing the
+    container writes there reaches the host's bundle."""
+    scratch = workdir / "scratch"
+    scratch.mkdir()
+    b = make_bundle(COUNTER)
+    b.config["root"]["readonly"] = True
+    b.add_mount("/tmp", "bind", str(scratch), ["rbind", "rw"])
+    cid = _create_started(runtime, b)
+    runtime.wait_until(lambda: count(workdir, "scratch") >= 2, 10, "the counter")
+    img = workdir / "img"
+    _checkpoint(runtime, cid, img)
+    _restore(runtime, b.path, img, cid)
+    at = count(workdir, "scratch")
+    runtime.wait_until(lambda: count(workdir, "scratch") > at, 10, "the restored counter")
+    res = runtime.run("exec", cid, "sh", "-c", "touch /x; awk '$5 == \"/\"' /proc/self/mountinfo", pipes=True)
+    assert "Read-only file system" in res.stderr, describe(res)
+    assert " ro" in res.stdout.split(" - ")[0], describe(res)
+    assert not (b.rootfs / "x").exists(), "the restored container wrote into the bundle's rootfs"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import RunIn
+from tests.conftest import IS_REFERENCE, RunIn
 from tests.support.bundle import sh
 
 # name -> (major, minor)
@@ -82,6 +82,22 @@ def test_linux_devices_nested_path(run_in: RunIn) -> None:
     dev = {"path": "/dev/sub/dir/zero", "type": "c", "major": 1, "minor": 5}
     res = run_in(sh(f"{STAT} /dev/sub/dir/zero"), linux={"devices": [dev]})
     assert stat_lines(res.stdout)["/dev/sub/dir/zero"][:3] == ["character special file", "1", "5"]
+
+
+@pytest.mark.xfail(not IS_REFERENCE, strict=True,
+                   reason="railcar bug: with no linux.resources.devices rules it allows every device (its "
+                   "devices.emulate starts from allow-all; runc's Emulator starts from deny-all, so only its "
+                   "default list is allowed), on cgroup v1 as on v2")
+@pytest.mark.parametrize("rules", [[], None], ids=["empty", "absent"])
+def test_no_device_rules_means_the_default_list_only(run_in: RunIn, rules: list[object] | None) -> None:
+    """No linux.resources.devices rules (a hand-written config.json): runc's default list is all a
+    container may open; a node made inside of any other device is denied (runc 1.1.5: DENIED)."""
+    res = run_in(
+        sh("mknod /tmp/kmsg c 1 11 && echo MADE; (: > /tmp/kmsg) 2>/dev/null && echo OPENED || echo DENIED"),
+        process={"capabilities": {k: ["CAP_MKNOD"] for k in ("bounding", "effective", "permitted")}},
+        linux={"resources": {"devices": rules}},
+    )
+    assert res.stdout == "MADE\nDENIED\n"
 
 
 def test_device_cgroup_denies_unlisted(run_in: RunIn) -> None:

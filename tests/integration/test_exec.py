@@ -434,3 +434,15 @@ def test_exec_rlimit_as_too_small_is_named(runtime: Runtime, make_bundle: Bundle
     assert "container process exited before it was ready: killed by" in res.stderr, describe(res)
     assert "(process.rlimits RLIMIT_AS 65536 is too small?)" in res.stderr, describe(res)
     assert runtime.status(cid) == "running"
+
+
+def test_exec_gets_the_containers_oom_score_adj(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """As runc: every exec'd process gets the container's process.oomScoreAdj, not its caller's
+    (the kubelet's shims run at -998: probes would be the last the OOM killer picks)."""
+    b = make_bundle(["sleep", "60"])
+    b.config["process"]["oomScoreAdj"] = 500
+    cid = runtime.create_started(b)
+    res = subprocess.run(["sh", "-c", 'echo 1 > /proc/self/oom_score_adj; exec "$@"', "sh", runtime.binary,
+                          "--root", str(runtime.root), "exec", cid, "cat", "/proc/self/oom_score_adj"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+    assert res.returncode == 0 and res.stdout.strip() == "500", (res.returncode, res.stdout, res.stderr)

@@ -137,6 +137,25 @@ def test_hook_timeout_kills_hook_and_fails(runtime: Runtime, make_bundle: Bundle
     assert_nothing_left(runtime, cgroup)
 
 
+def test_start_container_hook_timeout(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """A startContainer hook (run inside the container) is killed at its timeout, and the
+    container does not start its program."""
+    hooks = {"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}
+    b = make_bundle(["sh", "-c", "echo program-ran"], hooks=hooks)
+    cid = runtime.new_id()
+    runtime.create(b, cid)
+    pid = runtime.init_pid(cid)
+    t0 = time.monotonic()
+    runtime.start(cid, check=False)
+    runtime.wait_exit(pid, timeout=10)
+    elapsed = time.monotonic() - t0
+    assert 0.9 < elapsed < 5, f"the container ended {elapsed:.1f}s after start with a 1s hook timeout"
+    err = runtime.io_text(cid, "err")
+    if runtime.is_railcar:
+        assert "timed out after 1s" in err, err
+    assert "program-ran" not in runtime.output(cid)
+
+
 def _zombie(pid: int) -> bool:
     try:
         data = Path(f"/proc/{pid}/stat").read_text()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MS_BIND, MS_SHARED, BundleFactory, RunIn, Runtime, describe, host_mount
+from tests.conftest import MS_BIND, MS_SHARED, BundleFactory, RunIn, Runtime, describe, host_mount, reference_gap
 from tests.support.bundle import Bundle, sh
 from tests.support.procfs import Mount, parse_mountinfo
 
@@ -260,3 +260,77 @@ def test_tmpfs_tmpcopyup_mode_option_wins(runtime: Runtime, make_bundle: BundleF
     res = runtime.run_container(b)
     assert res.returncode == 0, describe(res)
     assert res.stdout.strip() == "1777", res.stdout
+
+
+def _owned_dir(workdir: Path) -> Path:
+    d = workdir / "shared"
+    d.mkdir()
+    (d / "f").write_text("x\n")
+    os.chown(d / "f", 0, 0)
+    return d
+
+
+IDMAP_1000 = [{"containerID": 0, "hostID": 1000, "size": 1}]
+
+
+@reference_gap("runc 1.1.5 has no id-mapped mounts (runc 1.2 has)")
+def test_idmapped_bind_mount(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """mounts[].uidMappings/gidMappings: the bind is id-mapped (mount_setattr MOUNT_ATTR_IDMAP):
+    a file root owns on disk shows as owned by uid 1000 through it, and only through it."""
+    d = _owned_dir(runtime.workdir)
+    b = make_bundle(sh("stat -c %u:%g /data/f /plain/f"))
+    b.add_mount("/data", "bind", str(d), ["rbind"])
+    b.config["mounts"][-1].update(uidMappings=IDMAP_1000, gidMappings=IDMAP_1000)
+    b.add_mount("/plain", "bind", str(d), ["rbind"])
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert res.stdout.split() == ["1000:1000", "0:0"], describe(res)
+    assert os.stat(d / "f").st_uid == 0  # the files themselves are not chowned
+
+
+USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+@reference_gap("runc 1.1.5 has no id-mapped mounts (runc 1.2 has)")
+@pytest.mark.parametrize("option", ["idmap", "ridmap"])
+def test_idmapped_bind_in_a_user_namespace(runtime: Runtime, make_bundle: BundleFactory, option: str) -> None:
+    """idmap alone takes the container's user namespace: the host's root-owned files are
+    root's inside (podman's --userns volumes), and what root writes inside is root's on disk."""
+    d = _owned_dir(runtime.workdir)
+    b = make_bundle(sh("stat -c %u:%g /data/f; echo y > /data/g; stat -c %u:%g /plain/f"))
+    b.set_namespace("user")
+    b.config["linux"].update(uidMappings=USERNS_MAP, gidMappings=USERNS_MAP)
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    b.add_mount("/data", "bind", str(d), ["rbind", option])
+    b.add_mount("/plain", "bind", str(d), ["rbind"])
+    for name in ("data", "plain"):  # the rootfs is host root's: the mapped root cannot mkdir there
+        (b.rootfs / name).mkdir()
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert res.stdout.split() == ["0:0", "65534:65534"], describe(res)
+    assert (os.stat(d / "g").st_uid, os.stat(d / "g").st_gid) == (0, 0)
+
+
+@pytest.mark.railcar_only
+@pytest.mark.parametrize("mount,err", [
+    ({"type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}, "only supported for bind mounts"),
+    ({"type": "bind", "options": ["rbind"], "uidMappings": IDMAP_1000}, "both uidMappings and gidMappings"),
+    ({"type": "bind", "options": ["rbind", "idmap"]}, "container's user namespace, and it has none"),
+])
+def test_idmapped_mount_errors(runtime: Runtime, make_bundle: BundleFactory, mount: dict, err: str) -> None:
+    b = make_bundle(["true"])
+    m = {"destination": "/data", "source": str(runtime.workdir), **mount}
+    b.config["mounts"].append(m)
+    res = runtime.run_container(b)
+    assert res.returncode == 1 and err in res.stderr and "mounts[" in res.stderr, describe(res)
+
+
+@pytest.mark.railcar_only
+def test_features_reports_idmapped_mounts(runtime: Runtime) -> None:
+    import json
+
+    res = runtime.run("features", pipes=True)
+    assert res.returncode == 0, describe(res)
+    doc = json.loads(res.stdout)
+    assert doc["linux"]["mountExtensions"]["idmap"]["enabled"] is True
+    assert {"idmap", "ridmap", "rbind", "tmpcopyup"} <= set(doc["mountOptions"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import BundleFactory, RunIn, Runtime, describe
-from tests.support.bundle import sh
+from tests.conftest import BundleFactory, RunIn, Runtime, describe, host_mountpoints, reference_gap
+from tests.support.bundle import Bundle, sh
 from tests.support.procfs import ns_link
 
 # config type -> /proc/PID/ns name
@@ -130,3 +132,93 @@ def test_new_network_namespace_has_loopback_up(run_in: RunIn) -> None:
     lines = res.stdout.split()
     assert int(lines[1], 16) & 1, res.stdout  # IFF_UP
     assert lines[-1] == "over-lo", res.stdout
+
+
+@reference_gap("runc 1.1.5 and crun 1.8.1 bind the rootfs from inside the user namespace, whose "
+               "root cannot traverse a 0700 directory: 'rootfs: bind mount ...: permission denied'")
+def test_user_namespace_bundle_in_a_private_directory(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """A bundle under a 0700 directory owned by host root (os.MkdirTemp, podman, CI systems make
+    them): the rootfs and the bind sources are opened on the host side, before the child enters
+    the user namespace, so the container's mapped root never walks that path."""
+    private = runtime.workdir / "private"
+    data = private / "data"
+    data.mkdir(parents=True)
+    (data / "note").write_text("from a private dir\n")
+    b = make_bundle(sh("cat /data/note; ls /bin/busybox; id -u"))
+    b.set_namespace("user")
+    b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    b.add_mount("/data", "bind", str(data), ["rbind", "ro"])
+    (b.rootfs / "data").mkdir()  # the rootfs belongs to host root: the mapped root cannot mkdir there
+    moved = private / "bundle"
+    b.path.rename(moved)
+    b.path = moved
+    private.chmod(0o700)
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    assert res.stdout.split("\n")[:3] == ["from a private dir", "/bin/busybox", "0"], describe(res)
+
+
+def _without_mount_ns(b: Bundle) -> None:
+    b.drop_namespace("mount")
+    for key in ("maskedPaths", "readonlyPaths"):
+        b.config["linux"].pop(key, None)
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path) + "/"
+    return [m for m in host_mountpoints() if m.startswith(prefix)]
+
+
+def test_no_mount_namespace_runs_and_leaves_no_mount(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """No "mount" in linux.namespaces: the container shares the runtime's mount namespace (its
+    mounts are made there, under the rootfs, and it is chrooted, as runc does); delete unmounts
+    them, which runc does not."""
+    b = make_bundle(sh("readlink /proc/self/ns/mnt; ls /bin/busybox; grep -c ' /proc ' /proc/self/mountinfo;"
+                       " sleep 60"))
+    _without_mount_ns(b)
+    cid = runtime.new_id()
+    runtime.create(b, cid)
+    runtime.start(cid)
+    runtime.wait_output(cid, "/bin/busybox")
+    lines = runtime.output(cid).split()
+    assert lines[0] == ns_link("mnt"), "the container's mount namespace is not the runtime's"
+    assert _mounts_under(b.rootfs), "its mounts (/proc, /dev ...) are made in the runtime's namespace"
+    res = runtime.run("exec", cid, "sh", "-c", "ls /bin/busybox; readlink /proc/self/ns/mnt", pipes=True)
+    assert res.returncode == 0 and res.stdout.split() == ["/bin/busybox", ns_link("mnt")], describe(res)
+    runtime.delete(cid, force=True)
+    if runtime.is_railcar:  # runc 1.1.5 leaves them mounted on the host
+        assert _mounts_under(b.rootfs) == []
+
+
+@pytest.mark.railcar_only
+@pytest.mark.parametrize("field,value", [("maskedPaths", ["/proc/kcore"]), ("readonlyPaths", ["/proc/sys"]),
+                                         ("rootfsPropagation", "shared")])
+def test_no_mount_namespace_refuses_what_would_change_the_hosts_mounts(
+        runtime: Runtime, make_bundle: BundleFactory, field: str, value: object) -> None:
+    b = make_bundle(["true"])
+    _without_mount_ns(b)
+    b.config["linux"][field] = value
+    res = runtime.run_container(b)
+    assert res.returncode == 1, describe(res)
+    assert f"linux.{field}: needs a mount namespace" in res.stderr, describe(res)
+    assert _mounts_under(b.rootfs) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/time").exists(), reason="this kernel has no time namespaces")
+@reference_gap("runc 1.1.5 has no time namespaces")
+@pytest.mark.parametrize("userns", [False, True], ids=["no-userns", "userns"])
+def test_time_namespace_offsets(runtime: Runtime, make_bundle: BundleFactory, userns: bool) -> None:
+    """linux.timeOffsets shift the container's boottime clock (with a user namespace or without)."""
+    b = make_bundle(["cat", "/proc/uptime"])
+    b.set_namespace("time")
+    b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 864000, "nanosecs": 0}}  # 10 days
+    if userns:
+        b.set_namespace("user")
+        b.config["linux"].update(uidMappings=USERNS_MAPPING, gidMappings=USERNS_MAPPING)
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    host = float(Path("/proc/uptime").read_text().split()[0])
+    res = runtime.run_container(b)
+    assert res.returncode == 0, describe(res)
+    inside = float(res.stdout.split()[0])
+    assert 864000 - 60 < inside - host < 864000 + 60, (host, inside)

@@ -164,6 +164,7 @@ def test_exec_with_many_cgroup_dirs_in_state(runtime: Runtime, make_bundle: Bund
         d.mkdir()
         subs.append(d)
         v1[f"extra{i}"] = str(d)
+        data["cgroup"]["inodes"][str(d)] = d.stat().st_ino  # as create records what it made
     try:
         st_path.write_text(json.dumps(data))
         res = runtime.run("exec", cid, "cat", "/proc/self/cgroup", pipes=True)

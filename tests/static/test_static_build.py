@@ -144,7 +144,7 @@ def test_run_in_chroot(container_root) -> None:
 
 
 def cached_bpf(cache_dir: Path) -> bytes:
-    """The BPF of the one entry in a seccomp cache dir (format: railcar/seccomp.py, "Cache entries")."""
+    """The BPF of the one entry in a seccomp cache dir (format: railcar/seccomp/cache.py, "Entries")."""
     entries = [p for p in cache_dir.iterdir() if len(p.name) == 64]
     assert len(entries) == 1, entries
     data = entries[0].read_bytes()

@@ -1,5 +1,5 @@
-"""railcar.cgroups: layout detection and path mapping from recorded samples, resource mapping on
-fake cgroup trees, and real cgroups (as root) on this machine."""
+"""railcar.cgroups: layout detection and path mapping from recorded samples, linux.resources
+validation, resource mapping on fake cgroup trees, and real cgroups (as root) on this machine."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ import time
 import pytest
 
 from railcar import cgroups
-from railcar.cgroups import Cgroup, Layout, detect, resolve_path
-from railcar.errors import RailcarError
+from railcar.cgroups import Layout, Manager, detect, devices, resolve_path
+from railcar.cgroups.blkio import blkio_weight_to_io_weight
+from railcar.cgroups.cpu import shares_to_weight
+from railcar.cgroups.devices.program import assemble
+from railcar.cgroups.manager import HybridManager, V1Manager, V2Manager
+from railcar.errors import RailcarError, SpecError
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
@@ -97,10 +101,10 @@ def test_detect_container_mount_root() -> None:
     assert lay.kind == "v1"
     assert lay.roots["/sys/fs/cgroup/memory"] == "/docker/4f1e7c9a2b"
     # an absolute path goes straight under the mountpoint (which shows /docker/<id>)
-    cg = Cgroup.at("/x", "id", False, lay)
+    cg = cgroups.at("/x", "id", False, lay)
     assert cg.v1["memory"] == "/sys/fs/cgroup/memory/x"
     # a relative path is relative to our own cgroup, which *is* the mount root here
-    cg = Cgroup.at("sub/x", "id", False, lay)
+    cg = cgroups.at("sub/x", "id", False, lay)
     assert cg.v1["memory"] == "/sys/fs/cgroup/memory/sub/x"
     assert cg.v1["cpu"] == cg.v1["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct/sub/x"
 
@@ -127,7 +131,7 @@ def test_detect_v1_named_systemd_only_plus_v2_is_hybrid() -> None:
           "31 30 0:27 / /run/legacy rw - cgroup cgroup rw,name=systemd\n")
     lay = detect(mi, "", "cpu memory pids")
     assert lay.kind == "hybrid"
-    cg = Cgroup.at("/a", "id", False, lay)
+    cg = cgroups.at("/a", "id", False, lay)
     assert cg.v1 == {"name=systemd": "/run/legacy/a"}
     assert cg.v2 == "/sys/fs/cgroup/a"
 
@@ -179,7 +183,7 @@ def test_resolve_path_systemd_invalid(bad: str) -> None:
 
 def test_paths_v1_comounted_one_dir() -> None:
     lay = detect(*sample("v1"))
-    cg = Cgroup.at("/ctr/x", "x", False, lay)
+    cg = cgroups.at("/ctr/x", "x", False, lay)
     assert cg.v1["cpu"] == cg.v1["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct/ctr/x"
     assert cg.v1["name=systemd"] == "/sys/fs/cgroup/systemd/ctr/x"
     assert cg.v2 == ""
@@ -190,7 +194,7 @@ def test_paths_v1_comounted_one_dir() -> None:
 
 def test_paths_v1_relative_to_own_cgroup() -> None:
     lay = detect(*sample("v1"))
-    cg = Cgroup.at("ctr/x", "x", False, lay)
+    cg = cgroups.at("ctr/x", "x", False, lay)
     assert cg.v1["memory"] == (
         "/sys/fs/cgroup/memory/user.slice/user-1000.slice/session-2.scope/ctr/x")
     assert cg.v1["cpu"] == "/sys/fs/cgroup/cpu,cpuacct/user.slice/ctr/x"
@@ -199,39 +203,39 @@ def test_paths_v1_relative_to_own_cgroup() -> None:
 
 def test_paths_v2() -> None:
     lay = detect(*sample("v2"), "cpu memory pids")
-    cg = Cgroup.at("", "abc", False, lay)
+    cg = cgroups.at("", "abc", False, lay)
     assert cg.v1 == {}
     assert cg.v2 == "/sys/fs/cgroup/railcar/abc"
     assert cg.procs_files() == ["/sys/fs/cgroup/railcar/abc/cgroup.procs"]
-    cg = Cgroup.at("rel", "abc", False, lay)
+    cg = cgroups.at("rel", "abc", False, lay)
     assert cg.v2 == "/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/rel"
-    cg = Cgroup.at("system.slice:docker:abc", "abc", True, lay)
+    cg = cgroups.at("system.slice:docker:abc", "abc", True, lay)
     assert cg.v2 == "/sys/fs/cgroup/system.slice/docker-abc.scope"
 
 
 def test_paths_hybrid() -> None:
     lay = detect(*sample("hybrid"), "hugetlb")
-    cg = Cgroup.at("/r/x", "x", False, lay)
+    cg = cgroups.at("/r/x", "x", False, lay)
     assert cg.v1["cpu"] == "/sys/fs/cgroup/cpu/r/x"
     assert cg.v1["cpuacct"] == "/sys/fs/cgroup/cpuacct/r/x"
     assert cg.v2 == "/sys/fs/cgroup/unified/r/x"
     assert len(cg.procs_files()) == 10
     assert cg.procs_files()[-1] == "/sys/fs/cgroup/unified/r/x/cgroup.procs"
-    assert cg._where("hugetlb") == ("/sys/fs/cgroup/unified/r/x", 2)
-    assert cg._where("memory") == ("/sys/fs/cgroup/memory/r/x", 1)
-    rel = Cgroup.at("r/x", "x", False, lay)
+    assert cg.where("hugetlb") == ("/sys/fs/cgroup/unified/r/x", 2)
+    assert cg.where("memory") == ("/sys/fs/cgroup/memory/r/x", 1)
+    rel = cgroups.at("r/x", "x", False, lay)
     assert rel.v1["memory"] == "/sys/fs/cgroup/memory/session/1/r/x"
     assert rel.v1["pids"] == "/sys/fs/cgroup/pids/r/x"
 
 
 def test_state_roundtrip() -> None:
     lay = detect(*sample("hybrid"), "hugetlb")
-    cg = Cgroup.at("/r/x", "x", False, lay)
+    cg = cgroups.at("/r/x", "x", False, lay)
     st = json.loads(json.dumps(cg.to_state()))
     assert set(st) == {"kind", "path", "v1", "v2", "v2_controllers", "inodes"}
     assert st["inodes"] == {}  # nothing made yet: no inode to record
     cg.inodes = {d: i for i, d in enumerate(cg.dirs(), 100)}
-    back = Cgroup.from_state(json.loads(json.dumps(cg.to_state())))
+    back = cgroups.from_state(json.loads(json.dumps(cg.to_state())))
     assert back.kind == "hybrid" and back.path == "/r/x"
     assert back.v1 == cg.v1 and back.v2 == cg.v2 and back.v2_controllers == {"hugetlb"}
     assert back.dirs() == cg.dirs() and back.inodes == cg.inodes
@@ -242,36 +246,38 @@ def test_state_roundtrip() -> None:
 
 
 def test_conversions() -> None:
-    assert cgroups.shares_to_weight(0) == 0
-    assert cgroups.shares_to_weight(2) == 1
-    assert cgroups.shares_to_weight(1024) == 39
-    assert cgroups.shares_to_weight(262144) == 10000
-    assert cgroups.blkio_weight_to_io_weight(10) == 1
-    assert cgroups.blkio_weight_to_io_weight(1000) == 10000
+    assert shares_to_weight(0) == 0
+    assert shares_to_weight(2) == 1
+    assert shares_to_weight(1024) == 39
+    assert shares_to_weight(262144) == 10000
+    assert blkio_weight_to_io_weight(10) == 1
+    assert blkio_weight_to_io_weight(1000) == 10000
 
 
 def test_device_emulation() -> None:
-    rules = cgroups._device_rules([{"allow": False, "access": "rwm"},
-                                   {"allow": True, "type": "c", "major": 4, "minor": 1,
-                                    "access": "rw"},
-                                   {"allow": False, "type": "c", "major": 4, "minor": 1,
-                                    "access": "w"},
-                                   {"allow": True, "type": "b", "major": 8, "access": "r"}])
-    allow, exc = cgroups._emulate_devices(rules + list(cgroups._DEFAULT_DEVICE_RULES))
+    _, rules = devices.parse([{"allow": False, "access": "rwm"},
+                              {"allow": True, "type": "c", "major": 4, "minor": 1,
+                               "access": "rw"},
+                              {"allow": False, "type": "c", "major": 4, "minor": 1,
+                               "access": "w"},
+                              {"allow": True, "type": "b", "major": 8, "access": "r"}],
+                             "linux.resources.devices")
+    allow, exc = devices.emulate(rules + list(devices.DEFAULT_RULES))
     assert allow is False
-    assert exc[("c", 4, 1)] == cgroups._ACC_R
-    assert exc[("b", 8, -1)] == cgroups._ACC_R
-    assert cgroups._dev_str(("c", -1, -1), exc[("c", -1, -1)]) == "c *:* m"
-    assert cgroups._dev_str(("c", 1, 3), exc[("c", 1, 3)]) == "c 1:3 rwm"
+    assert exc[("c", 4, 1)] == devices.ACC_R
+    assert exc[("b", 8, -1)] == devices.ACC_R
+    assert devices.rule_text(("c", -1, -1), exc[("c", -1, -1)]) == "c *:* m"
+    assert devices.rule_text(("c", 1, 3), exc[("c", 1, 3)]) == "c 1:3 rwm"
     # no rules at all: allow everything, nothing to write
-    allow, exc = cgroups._emulate_devices(list(cgroups._DEFAULT_DEVICE_RULES))
+    allow, exc = devices.emulate(list(devices.DEFAULT_RULES))
     assert allow is True and exc == {}
     # a later "a" rule resets
-    allow, exc = cgroups._emulate_devices(cgroups._device_rules(
+    allow, exc = devices.emulate(devices.parse(
         [{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 1},
-         {"allow": True, "type": "a"}, {"allow": False, "type": "b", "access": "m"}]))
-    assert allow is True and exc == {("b", -1, -1): cgroups._ACC_M}
-    prog = cgroups._bpf_device_program(False, {("c", 1, 3): 7, ("c", 136, -1): 6})
+         {"allow": True, "type": "a"}, {"allow": False, "type": "b", "access": "m"}],
+        "linux.resources.devices")[1])
+    assert allow is True and exc == {("b", -1, -1): devices.ACC_M}
+    prog = assemble(False, {("c", 1, 3): 7, ("c", 136, -1): 6})
     assert len(prog) % 8 == 0 and len(prog) > 8 * 6
 
 
@@ -285,24 +291,24 @@ def test_device_emulation() -> None:
 ])
 def test_device_rule_errors(rule: dict, field: str) -> None:
     with pytest.raises(RailcarError, match="^" + re.escape(field)):
-        cgroups._device_rules([rule])
+        cgroups.validate_resources({"devices": [rule]})
 
 
 # ---------------------------------------------------------------------------------------------
 # resource mapping on fake cgroup directories (plain files standing in for cgroupfs)
 
 
-def fake_v2(tmp_path: str, files: dict[str, str]) -> Cgroup:
+def fake_v2(tmp_path: str, files: dict[str, str]) -> Manager:
     d = os.path.join(tmp_path, "v2")
     os.makedirs(d, exist_ok=True)
     for name, val in files.items():
         with open(os.path.join(d, name), "w") as f:
             f.write(val)
     ctrls = set((files.get("cgroup.controllers") or "").split())
-    return Cgroup("v2", "/x", {}, d, ctrls)
+    return V2Manager("v2", "/x", {}, d, ctrls)
 
 
-def rd(cg: Cgroup, name: str) -> str:
+def rd(cg: Manager, name: str) -> str:
     d = cg.v2 or next(iter(cg.v1.values()))
     with open(os.path.join(d, name)) as f:
         return f.read()
@@ -319,7 +325,7 @@ V2_FILES = {
 
 def test_v2_mapping(tmp_path: str) -> None:
     cg = fake_v2(tmp_path, V2_FILES)
-    cg._apply({"memory": {"limit": 1 << 30, "swap": 3 << 29, "reservation": 1 << 20},
+    cg.apply({"memory": {"limit": 1 << 30, "swap": 3 << 29, "reservation": 1 << 20},
                "cpu": {"shares": 1024, "quota": 50000, "period": 200000, "cpus": "0-1",
                        "mems": "0", "burst": 1000},
                "pids": {"limit": -1},
@@ -334,7 +340,7 @@ def test_v2_mapping(tmp_path: str) -> None:
     assert rd(cg, "cpu.weight") == "77"                     # unified wins, applied last
     assert rd(cg, "cpu.max.burst") == "1000"
     assert rd(cg, "pids.max") == "max"
-    assert rd(cg, "io.weight") == str(cgroups.blkio_weight_to_io_weight(500))
+    assert rd(cg, "io.weight") == str(blkio_weight_to_io_weight(500))
     assert rd(cg, "io.max") == "8:0 rbps=1000"
     assert rd(cg, "cpuset.cpus") == "0-1"
     assert rd(cg, "hugetlb.2MB.max") == "4194304"
@@ -371,7 +377,7 @@ def test_v2_errors(tmp_path: str) -> None:
     ]
     for res, pat in cases:
         with pytest.raises(RailcarError, match=pat):
-            cg._apply(res, create=True)
+            cg.apply(res, create=True)
     # checkBeforeUpdate refuses a limit under the current usage
     with pytest.raises(RailcarError, match=r"memory\.limit: .*lower than the current usage"):
         cg.update({"memory": {"limit": 1024, "checkBeforeUpdate": True}})
@@ -380,13 +386,151 @@ def test_v2_errors(tmp_path: str) -> None:
 def test_v1_fake_unified_refused(tmp_path: str) -> None:
     d = os.path.join(tmp_path, "mem")
     os.makedirs(d)
-    cg = Cgroup("v1", "/x", {"memory": d}, "", set())
+    cg = V1Manager("v1", "/x", {"memory": d}, "", set())
     with pytest.raises(RailcarError, match=r"^linux\.resources\.unified: cannot be used on "
                        r"cgroup v1"):
-        cg._apply({"unified": {"memory.max": "1"}}, create=True)
+        cg.apply({"unified": {"memory.max": "1"}}, create=True)
     with pytest.raises(RailcarError, match=r"^linux\.resources\.pids\.limit: the pids cgroup "
                        r"controller is not available"):
-        cg._apply({"pids": {"limit": 5}}, create=True)
+        cg.apply({"pids": {"limit": 5}}, create=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the package's seams: implementations by layout kind, linux.resources validation, freezers
+
+
+def test_implementation_by_kind() -> None:
+    assert cgroups.from_state({"kind": "v2", "v2": "/sys/fs/cgroup/x"}).__class__ is V2Manager
+    assert cgroups.from_state({"kind": "hybrid"}).__class__ is HybridManager
+    assert cgroups.from_state({"kind": "v1"}).__class__ is V1Manager
+    # a salvaged state (kind unknown, directories only) is handled as plain directories
+    cg = cgroups.from_state({"kind": "", "path": "", "v1": {"dir0": "/a/x", "dir1": "/b/x"}, "v2": ""})
+    assert cg.__class__ is V1Manager and cg.dirs() == ["/a/x", "/b/x"]
+    assert cg.freezer_file() == ("", 0) and cg.where("memory") == ("", 0)
+    for kind, cls in (("v1", V1Manager), ("v2", V2Manager), ("hybrid", HybridManager)):
+        lay = detect(*sample(kind), "hugetlb")
+        assert cgroups.at("/r/x", "x", False, lay).__class__ is cls
+
+
+def test_hybrid_where_v1_first() -> None:
+    cg = HybridManager("hybrid", "/x", {"memory": "/m/x", "hugetlb": "/h/x"}, "/u/x", {"hugetlb", "pids"})
+    assert cg.where("hugetlb") == ("/h/x", 1)      # mounted in both: v1's
+    assert cg.where("pids") == ("/u/x", 2)
+    assert cg.where("memory") == ("/m/x", 1)
+    assert cg.where("io") == ("", 0)
+    with pytest.raises(RailcarError, match=r"^f: the io cgroup controller is not available on this host$"):
+        cg.need("io", "f")
+
+
+@pytest.mark.parametrize("res,msg", [
+    (5, "linux.resources: must be an object, got 5"),
+    ({"memory": {"limit": "1g"}}, 'linux.resources.memory.limit: must be an integer, got "1g"'),
+    ({"memory": {"swappiness": 101}}, "linux.resources.memory.swappiness: invalid value 101 (valid range is 0-100)"),
+    ({"cpu": {"shares": -2}}, "linux.resources.cpu.shares: must be between 0 and 18446744073709551615, got -2"),
+    ({"cpu": {"cpus": 2}}, "linux.resources.cpu.cpus: must be a string, got 2"),
+    ({"devices": [{"allow": True, "type": "x"}]},
+     "linux.resources.devices[0].type: must be \"a\", \"b\" or \"c\", got 'x'"),
+    ({"devices": [{"access": "r"}]}, "linux.resources.devices[0].allow: is required"),
+    ({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}},
+     "linux.resources.blockIO.throttleReadBpsDevice[0].rate: is required"),
+    ({"hugepageLimits": [{"pageSize": "", "limit": 1}]},
+     'linux.resources.hugepageLimits[0].pageSize: required (e.g. "2MB")'),
+    ({"network": {"priorities": [{"name": "", "priority": 1}]}},
+     "linux.resources.network.priorities[0]: name and priority are required"),
+    ({"unified": {"memory.max": 1}}, 'linux.resources.unified["memory.max"]: must be a string, got 1'),
+    ({"unified": {".x": "1"}}, "linux.resources.unified..x: invalid cgroup file name"),
+    ({"rdma": {"mlx4_0": {"hcaHandles": "2"}}},
+     'linux.resources.rdma["mlx4_0"].hcaHandles: must be an integer, got "2"'),
+    # the first bad field in the object's order is the one named
+    ({"pids": {"limit": "x"}, "memory": {"limit": "y"}}, 'linux.resources.pids.limit: must be an integer, got "x"'),
+])
+def test_validate_resources_errors(res: object, msg: str) -> None:
+    with pytest.raises(SpecError) as ei:  # a config error, whichever module found it
+        cgroups.validate_resources(res)  # type: ignore[arg-type]
+    assert str(ei.value) == msg
+
+
+def test_validate_resources() -> None:
+    cgroups.validate_resources({"memory": {"limit": 0}, "cpu": {"quota": -1}, "pids": {"limit": -1}})
+    with pytest.raises(RailcarError) as ei:
+        cgroups.validate_resources({"memory": {"limit": "1g"}}, "resources")
+    assert str(ei.value) == 'resources.memory.limit: must be an integer, got "1g"'
+    # null sections and fields are dropped, as everywhere in config.json; unknown keys are kept
+    res = {"memory": None, "pids": {"limit": None}, "intelRdt": None, "future": {"x": 1}}
+    cgroups.validate_resources(res)
+    assert res == {"pids": {}, "intelRdt": None, "future": {"x": 1}}
+
+
+def test_parse_resources_order() -> None:
+    res = {"unified": {"pids.max": "3"}, "pids": {"limit": 5}, "cpu": {"shares": 2, "cpus": "0"},
+           "memory": {"limit": 1 << 20}, "pids2": {}}
+    got = [mod.__name__.rsplit(".", 1)[1] for mod, _cfg in cgroups.parse_resources(res)]
+    assert got == ["cpuset", "memory", "cpu", "pids", "unified"]
+    assert got == [n for n in cgroups.ORDER if n in got]
+    # nothing to set: left out (0 leaves a value unchanged), but for the device rules on create
+    assert cgroups.parse_resources({"pids": {"limit": 0}, "cpu": {"cpus": ""}}) == []
+    [(mod, (field, rules))] = cgroups.parse_resources({}, create=True)
+    assert mod is devices and field == "linux.resources.devices" and rules == []
+
+
+def test_update_is_validated(tmp_path: str) -> None:
+    cg = fake_v2(tmp_path, V2_FILES)
+    with pytest.raises(RailcarError) as ei:
+        cg.update({"cpu": {"period": "100ms"}})
+    assert str(ei.value) == 'linux.resources.cpu.period: must be an integer, got "100ms"'
+    with pytest.raises(RailcarError, match=r"^linux\.resources\.devices\[0\]\.access: must be a combination"):
+        cg.update({"devices": [{"allow": True, "access": "x"}]})
+    cg.update({"devices": [{"allow": False}]})  # valid: and, as in runc, left alone by update
+
+
+def test_v1_devices_writes(tmp_path: str) -> None:
+    d = os.path.join(tmp_path, "devices")
+    os.makedirs(d)
+    for name in ("devices.allow", "devices.deny", "devices.list"):
+        with open(os.path.join(d, name), "w") as f:
+            f.write("a *:* rwm\n" if name == "devices.list" else "")
+    cg = V1Manager("v1", "/x", {"devices": d}, "", set())
+    cg.apply({}, create=True)  # no rules, and the cgroup allows all: nothing to write
+    assert rd(cg, "devices.allow") == rd(cg, "devices.deny") == ""
+    cg.apply({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 10, "minor": 229}]}, create=True)
+    assert rd(cg, "devices.deny") == "a"                # (each write replaces a plain file's text)
+    assert rd(cg, "devices.allow") == "c 10:200 rwm"    # the last of runc's default rules
+    assert devices.rule_text(("b", 8, -1), devices.ACC_R | devices.ACC_M) == "b 8:* rm"
+
+
+def test_v1_and_hybrid_freezers(tmp_path: str) -> None:
+    fz = os.path.join(tmp_path, "freezer")
+    uni = os.path.join(tmp_path, "unified")
+    os.makedirs(fz)
+    os.makedirs(uni)
+    for path, val in ((fz + "/freezer.state", "THAWED"), (uni + "/cgroup.freeze", "0")):
+        with open(path, "w") as f:
+            f.write(val)
+    cg = V1Manager("v1", "/x", {"freezer": fz}, "", set())
+    assert cg.freezer_file() == (fz + "/freezer.state", 1) and not cg.frozen()
+    cg.freeze()
+    assert cg.frozen()
+    cg.thaw()
+    assert not cg.frozen()
+    hy = HybridManager("hybrid", "/x", {"memory": fz}, uni, set())  # no v1 freezer: cgroup.freeze
+    assert hy.freezer_file() == (uni + "/cgroup.freeze", 2) and not hy.frozen()
+    hy.thaw()
+    with open(uni + "/cgroup.freeze", "w") as f:
+        f.write("1")
+    assert hy.frozen()
+    nofz = V1Manager("v1", "/x", {"memory": fz}, "", set())
+    with pytest.raises(RailcarError, match="^cgroups: cannot pause: no freezer cgroup on this host$"):
+        nofz.freeze()
+    assert not nofz.frozen()
+
+
+def test_device_program_shape() -> None:
+    """One block per exception: type test, access test unless all, then major and minor."""
+    prog = assemble(True, {})
+    assert len(prog) == 8 * 8                       # 6 loads + verdict + exit
+    prog = assemble(False, {("c", 1, 3): devices.ACC_ALL, ("b", -1, -1): devices.ACC_M})
+    assert len(prog) == 8 * (6 + (1 + 2 + 2) + (1 + 3 + 2) + 2)
+    assert prog[-16:-8] == bytes([0xB4, 0, 0, 0, 0, 0, 0, 0])  # r0 = 0: deny by default
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +646,7 @@ def test_real_create_limits_add_and_destroy(env: Env) -> None:
         "devices": [{"allow": False, "access": "rwm"},
                     {"allow": True, "type": "c", "major": 4, "minor": 64, "access": "rw"}],
     }
-    cg = Cgroup.create(name, "x", False, res)
+    cg = cgroups.create(name, "x", False, res)
     assert cg.path == name
     for d in cg.dirs():
         assert os.path.isdir(d)
@@ -533,7 +677,7 @@ def test_real_create_limits_add_and_destroy(env: Env) -> None:
     assert st["memory"]["usage"]["limit"] == 64 << 20
     assert st["cpuset"]["cpus"] == [0]
     # persisted state is enough to find and destroy it
-    cg2 = Cgroup.from_state(json.loads(json.dumps(cg.to_state())))
+    cg2 = cgroups.from_state(json.loads(json.dumps(cg.to_state())))
     cg2.destroy(kill=True)
     assert p.wait(timeout=5) == -signal.SIGKILL
     assert env.leftovers(name) == []
@@ -544,7 +688,7 @@ def test_real_create_limits_add_and_destroy(env: Env) -> None:
 def test_real_cpuset_copied_from_parent(env: Env) -> None:
     _v1(env, "cpuset")
     name = env.name()
-    cg = Cgroup.create(name + "/nested/leaf", "x", False, None)
+    cg = cgroups.create(name + "/nested/leaf", "x", False, None)
     parent = readf(env.layout.v1["cpuset"], "cpuset.cpus")
     assert readf(cg.v1["cpuset"], "cpuset.cpus") == parent
     assert readf(env.layout.v1["cpuset"] + name, "cpuset.mems") != ""
@@ -577,7 +721,7 @@ DEVICE_SCRIPT = ("read x; (exec 3</dev/null) 2>/dev/null && echo null-ok || echo
                  "(exec 3>/dev/full) 2>/dev/null && echo full-w-ok || echo full-w-denied")
 
 
-def _check_devices(env: Env, cg: Cgroup, want: str) -> None:
+def _check_devices(env: Env, cg: Manager, want: str) -> None:
     p = env.spawn(DEVICE_SCRIPT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     cg.add(p.pid)
     out, _ = p.communicate(b"go\n", timeout=10)
@@ -588,7 +732,7 @@ def _check_devices(env: Env, cg: Cgroup, want: str) -> None:
 @pytest.mark.parametrize("rules,want", DEVICE_CASES)
 def test_real_devices_enforced_v1(env: Env, rules: list, want: str) -> None:
     _v1(env, "devices")
-    cg = Cgroup.create(env.name(), "x", False, {"devices": rules})
+    cg = cgroups.create(env.name(), "x", False, {"devices": rules})
     _check_devices(env, cg, want)
     cg.destroy(kill=True)
 
@@ -596,7 +740,7 @@ def test_real_devices_enforced_v1(env: Env, rules: list, want: str) -> None:
 @needs_root
 @pytest.mark.parametrize("rules,want", DEVICE_CASES)
 def test_real_devices_enforced_v2_bpf(env: Env, rules: list, want: str) -> None:
-    cg = Cgroup.create(env.name(), "x", False, {"devices": rules}, layout=_v2_only_layout(env))
+    cg = cgroups.create(env.name(), "x", False, {"devices": rules}, layout=_v2_only_layout(env))
     _check_devices(env, cg, want)
     cg.destroy(kill=True)
 
@@ -604,7 +748,7 @@ def test_real_devices_enforced_v2_bpf(env: Env, rules: list, want: str) -> None:
 @needs_root
 def test_real_update_leaves_unspecified_unchanged(env: Env) -> None:
     _v1(env, "memory", "pids", "cpu")
-    cg = Cgroup.create(env.name(), "x", False, {
+    cg = cgroups.create(env.name(), "x", False, {
         "memory": {"limit": 64 << 20}, "pids": {"limit": 20},
         "cpu": {"shares": 512, "quota": 20000, "period": 100000}})
     m, c = cg.v1["memory"], cg.v1["cpu"]
@@ -633,7 +777,7 @@ def test_real_update_leaves_unspecified_unchanged(env: Env) -> None:
     cg.destroy()
 
 
-def _counter_proc(env: Env, cg: Cgroup, path: str) -> subprocess.Popen:
+def _counter_proc(env: Env, cg: Manager, path: str) -> subprocess.Popen:
     """A shell that counts into a file, started only once it is inside cg (a child forked
     before the move would stay outside and keep counting)."""
     p = env.spawn(f'read x; i=0; while :; do i=$((i+1)); echo $i > {path}.tmp; '
@@ -660,7 +804,7 @@ def _read_counter(path: str) -> int:
 
 @needs_root
 def test_real_freeze_thaw(env: Env, tmp_path: str) -> None:
-    cg = Cgroup.create(env.name(), "x", False, None)
+    cg = cgroups.create(env.name(), "x", False, None)
     path = os.path.join(str(tmp_path), "counter")
     p = _counter_proc(env, cg, path)
     _read_counter(path)
@@ -683,7 +827,7 @@ def test_real_freeze_thaw(env: Env, tmp_path: str) -> None:
 
 @needs_root
 def test_real_stats_busy_process(env: Env) -> None:
-    cg = Cgroup.create(env.name(), "x", False, {"pids": {"limit": 50}})
+    cg = cgroups.create(env.name(), "x", False, {"pids": {"limit": 50}})
     p = env.spawn("while :; do :; done")
     cg.add(p.pid)
     time.sleep(0.5)
@@ -707,7 +851,7 @@ def test_real_stats_busy_process(env: Env) -> None:
 @needs_root
 def test_real_destroy_kill_children_no_dirs_left(env: Env) -> None:
     name = env.name()
-    cg = Cgroup.create(name, "x", False, None)
+    cg = cgroups.create(name, "x", False, None)
     p = env.spawn("read x; sleep 1000 & sleep 1000 & wait", stdin=subprocess.PIPE)
     cg.add(p.pid)
     p.stdin.write(b"go\n")
@@ -738,7 +882,7 @@ def test_real_destroy_kill_v1_freezer_path(env: Env) -> None:
     lay = env.layout
     v1only = Layout("v1", dict(lay.v1), "", set(), lay.roots, lay.own_v1, "/")
     name = env.name()
-    cg = Cgroup.create(name, "x", False, None, layout=v1only)
+    cg = cgroups.create(name, "x", False, None, layout=v1only)
     assert cg.v2 == "" and cg.kind == "v1"
     p = env.spawn("read x; sleep 1000 & sleep 1000 & wait", stdin=subprocess.PIPE)
     cg.add(p.pid)
@@ -758,21 +902,21 @@ def test_real_errors_clean_up(env: Env) -> None:
     _v1(env, "cpuset", "cpu")
     name = env.name()
     with pytest.raises(RailcarError) as ei:
-        Cgroup.create(name, "x", False, {"cpu": {"cpus": "bogus"}})
+        cgroups.create(name, "x", False, {"cpu": {"cpus": "bogus"}})
     assert str(ei.value) == (f"linux.resources.cpu.cpus: write "
                              f"{env.layout.v1['cpuset']}{name}/cpuset.cpus: invalid argument")
     assert env.leftovers(name) == []
     with pytest.raises(RailcarError, match=r"^linux\.resources\.cpu\.shares: the maximum "
                        r"allowed cpu-shares is \d+"):
-        Cgroup.create(name, "x", False, {"cpu": {"shares": 10_000_000}})
+        cgroups.create(name, "x", False, {"cpu": {"shares": 10_000_000}})
     assert env.leftovers(name) == []
     with pytest.raises(RailcarError, match=r"^linux\.resources\.hugepageLimits\[0\]\.pageSize: "
                        r"hugepage size '3MB' is not supported"):
-        Cgroup.create(name, "x", False, {"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]})
+        cgroups.create(name, "x", False, {"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]})
     assert env.leftovers(name) == []
     # nested: intermediate directories made by a failed create go too
     with pytest.raises(RailcarError):
-        Cgroup.create(name + "/a/b", "x", False, {"cpu": {"cpus": "99"}})
+        cgroups.create(name + "/a/b", "x", False, {"cpu": {"cpus": "99"}})
     assert env.leftovers(name) == []
 
 
@@ -801,7 +945,7 @@ def test_real_unsupported_on_this_host(env: Env) -> None:
         pytest.skip("everything is supported here")
     for res, pat in cases:
         with pytest.raises(RailcarError, match=pat):
-            Cgroup.create(name, "x", False, res)
+            cgroups.create(name, "x", False, res)
         assert env.leftovers(name) == []
 
 
@@ -810,7 +954,7 @@ def test_real_hybrid_hugetlb_on_unified(env: Env) -> None:
     lay = env.layout
     if lay.kind != "hybrid" or "hugetlb" not in lay.v2_controllers:
         pytest.skip("needs hugetlb on the unified mount of a hybrid host")
-    cg = Cgroup.create(env.name(), "x", False, {
+    cg = cgroups.create(env.name(), "x", False, {
         "hugepageLimits": [{"pageSize": "2MB", "limit": 8 << 20}],
         "unified": {"hugetlb.1GB.max": str(1 << 30)}})
     assert "hugetlb" in cg.v2_controllers
@@ -835,7 +979,7 @@ def test_real_blkio_and_misc_v1(env: Env) -> None:
     res: dict = {"blockIO": {"throttleReadBpsDevice": [
         {"major": major, "minor": minor, "rate": 1 << 20}]},
         "memory": {"swappiness": 10, "disableOOMKiller": False}}
-    cg = Cgroup.create(env.name(), "x", False, res)
+    cg = cgroups.create(env.name(), "x", False, res)
     b = cg.v1["blkio"]
     assert readf(b, "blkio.throttle.read_bps_device") == f"{major}:{minor} {1 << 20}"
     assert readf(cg.v1["memory"], "memory.swappiness") == "10"
@@ -859,7 +1003,7 @@ def test_real_oom_count(env: Env) -> None:
     mem: dict = {"limit": limit}
     if os.path.exists(env.layout.v1["memory"] + "/memory.memsw.limit_in_bytes"):
         mem["swap"] = limit
-    cg = Cgroup.create(env.name(), "x", False, {"memory": mem})
+    cg = cgroups.create(env.name(), "x", False, {"memory": mem})
     assert cg.oom_count() == 0
     p = subprocess.Popen([sys.executable, "-S", "-c",
                           "import sys; sys.stdin.readline(); b = b'x' * (256 << 20)"],
@@ -888,7 +1032,7 @@ def test_real_v2_bpf_devices_freeze_kill(env: Env, tmp_path: str) -> None:
     cgroup.freeze, cgroup.kill."""
     lay = _v2_only_layout(env)
     name = env.name()
-    cg = Cgroup.create(name, "x", False, {"devices": [{"allow": False, "access": "rwm"}]},
+    cg = cgroups.create(name, "x", False, {"devices": [{"allow": False, "access": "rwm"}]},
                        layout=lay)
     assert cg.kind == "v2" and cg.v1 == {}
     p = env.spawn("read x; (exec 3</dev/null) && echo null-ok; (exec 3</dev/kmsg) 2>/dev/null "
@@ -921,7 +1065,7 @@ def test_real_v2_bpf_devices_freeze_kill(env: Env, tmp_path: str) -> None:
 @needs_root
 def test_real_v2_allowlist_bpf_partial_access(env: Env) -> None:
     lay = _v2_only_layout(env)
-    cg = Cgroup.create(env.name(), "x", False, {"devices": [
+    cg = cgroups.create(env.name(), "x", False, {"devices": [
         {"allow": False, "access": "rwm"},
         {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "r"}]}, layout=lay)
     p = env.spawn("read x; (exec 3</dev/kmsg) 2>/dev/null && echo r-ok || echo r-denied; "
@@ -931,3 +1075,21 @@ def test_real_v2_allowlist_bpf_partial_access(env: Env) -> None:
     out, _ = p.communicate(b"go\n", timeout=10)
     assert out.split() == [b"r-ok", b"rw-denied"]
     cg.destroy(kill=True)
+
+
+@needs_root
+def test_attach_device_filter_errors(tmp_path: str) -> None:
+    """railcar._core.attach_device_filter: bpf(2) from the C core; a failed step is named."""
+    import errno
+
+    from railcar import _core
+
+    with pytest.raises(OSError) as ei:
+        _core.attach_device_filter(os.path.join(str(tmp_path), "missing"), assemble(False, {}))
+    assert ei.value.errno == errno.ENOENT and str(ei.value).startswith("[Errno 2] open: ")
+    with pytest.raises(OSError) as ei:  # a directory, but not a cgroup's
+        _core.attach_device_filter(str(tmp_path), assemble(False, {}))
+    assert ei.value.errno != 0 and "BPF_PROG_ATTACH: " in str(ei.value)
+    with pytest.raises(OSError) as ei:  # the verifier refuses a program that does not exit
+        _core.attach_device_filter(str(tmp_path), assemble(False, {})[:-8])
+    assert "BPF_PROG_LOAD: " in str(ei.value)

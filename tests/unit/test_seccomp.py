@@ -25,6 +25,7 @@ import pytest
 from railcar import jsonfast
 from railcar import seccomp as sc
 from railcar.errors import RailcarError
+from railcar.seccomp import cache as sc_cache
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DOCKER_PROFILE = REPO / "tests" / "data" / "docker-default-seccomp.json"
@@ -221,7 +222,7 @@ def test_architectures(tmp_path: Path) -> None:
                     "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}],
                 }
             ),
-            "linux.seccomp.syscalls[0].args[0].index: must be an integer between 0 and 5",
+            "linux.seccomp.syscalls[0].args[0].index: must be between 0 and 5, got 6",
         ),
         (
             allow_but(
@@ -231,11 +232,11 @@ def test_architectures(tmp_path: Path) -> None:
                     "args": [{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}],
                 }
             ),
-            "linux.seccomp.syscalls[0].args[0].value: must be an integer between 0 and 18446744073709551615",
+            "linux.seccomp.syscalls[0].args[0].value: must be between 0 and 18446744073709551615, got -1",
         ),
         (
             allow_but({"names": [], "action": "SCMP_ACT_ERRNO"}),
-            "linux.seccomp.syscalls[0].names: must be a non-empty array",
+            "linux.seccomp.syscalls[0].names: must not be empty",
         ),
         (
             allow_but({"names": ["getcwd"], "action": "SCMP_ACT_KILL", "errnoRet": 5}),
@@ -251,7 +252,7 @@ def test_architectures(tmp_path: Path) -> None:
         ),
         (
             {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"]},
-            'linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_BOGUS"',
+            'linux.seccomp.flags: unknown flag "SECCOMP_FILTER_FLAG_BOGUS"',
         ),
         (
             {"defaultAction": "SCMP_ACT_NOTIFY"},
@@ -298,7 +299,7 @@ def test_invalid_sections(tmp_path: Path, section: Any, message: str) -> None:
     assert not (tmp_path / "cache").exists() or not os.listdir(tmp_path / "cache")  # errors are never cached
 
 
-@pytest.mark.skipif(sc._version_tuple(sc._libseccomp_file()) >= (2, 6), reason="libseccomp knows loongarch")
+@pytest.mark.skipif(sc_cache.version_tuple(sc_cache.libseccomp_file()) >= (2, 6), reason="libseccomp knows loongarch")
 def test_arch_too_new_for_libseccomp(tmp_path: Path) -> None:
     with pytest.raises(
         RailcarError, match='architectures: architecture "SCMP_ARCH_LOONGARCH64" is not supported'
@@ -308,7 +309,7 @@ def test_arch_too_new_for_libseccomp(tmp_path: Path) -> None:
 
 def test_canonical_encoding_is_injective_and_order_free() -> None:
     def enc(v: Any) -> bytes:
-        return sc._canonical(v)
+        return sc_cache.canonical(v)
 
     assert enc({"a": 1, "b": [1, 2]}) == enc({"b": [1, 2], "a": 1})
     distinct = [
@@ -694,7 +695,7 @@ def test_cache_hit_returns_the_same_program(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = sc.compile_profile(docker_section(), str(cache))
     entry = entry_of(cache)
-    assert entry.name == sc._cache_key(docker_section()).hex()
+    assert entry.name == sc_cache.key_of(docker_section()).hex()
     data = entry.read_bytes()
     assert data[:8] == b"RCSECBPF" and len(data) == 96 + len(first.bpf)
     assert entry.stat().st_mode & 0o777 == 0o600
@@ -706,10 +707,10 @@ def test_cache_hit_returns_the_same_program(tmp_path: Path) -> None:
 def test_key_ignores_dict_order_but_not_content(tmp_path: Path) -> None:
     sec = docker_section()
     reordered = dict(reversed(list(sec.items())))
-    assert sc._cache_key(sec) == sc._cache_key(reordered)
+    assert sc_cache.key_of(sec) == sc_cache.key_of(reordered)
     changed = docker_section()
     changed["syscalls"][2]["args"][0]["value"] = 41
-    assert sc._cache_key(sec) != sc._cache_key(changed)
+    assert sc_cache.key_of(sec) != sc_cache.key_of(changed)
 
 
 def corrupt_flip(p: Path, off: int) -> None:
@@ -757,14 +758,14 @@ def test_unusable_cache_dir_still_compiles(tmp_path: Path) -> None:
 
 
 def test_cache_is_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sc, "_CACHE_MAX", 8)
+    monkeypatch.setattr(sc_cache, "CACHE_MAX", 8)
     cache = tmp_path / "cache"
     for i in range(9):
         sc.compile_profile(
             allow_but({"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": i + 1}), str(cache)
         )
     names = os.listdir(cache)
-    newest = sc._cache_key(allow_but({"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9})).hex()
+    newest = sc_cache.key_of(allow_but({"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9})).hex()
     assert len(names) == 4 and newest in names
 
 
@@ -902,3 +903,59 @@ def test_cold_compile_spawns_no_ldconfig_and_leaves_ctypes_util_real(tmp_path: P
     res = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["False", "True"], res.stdout
+
+
+def test_pyseccomp_is_handed_the_library_the_cache_key_names() -> None:
+    """compiler.import_pyseccomp: pyseccomp dlopens the very file cache.libseccomp_file() found (the
+    one whose identity is in the key), and ctypes.util is left as it was."""
+    code = (
+        "import sys\n"
+        "from railcar.seccomp import cache, compiler\n"
+        "lib = cache.libseccomp_file()\n"
+        "ps = compiler.import_pyseccomp(lib)\n"
+        "print(bool(lib), ps._libseccomp_path == lib, 'ctypes.util' in sys.modules, 'subprocess' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True", "False", "False"], res.stdout
+
+
+def test_pyseccomp_asking_for_another_library_gets_the_real_find_library(tmp_path: Path) -> None:
+    """The stand-in answers "c" and "seccomp" only: a pyseccomp that asks for anything else is
+    imported the ordinary way, with the real ctypes.util, never handed None for a name it needs."""
+    (tmp_path / "pyseccomp.py").write_text(
+        "import ctypes.util\nASKED = ctypes.util.find_library('c')\n"
+        "OTHER = ctypes.util.find_library('no_such_library_zz')\nREAL = ctypes.util.__file__\n"
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from railcar.seccomp import compiler\n"
+        "ps = compiler.import_pyseccomp('/nonexistent/libseccomp.so.2')\n"
+        "print(ps.ASKED is not None, ps.REAL is not None, ps.OTHER)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True", "None"], res.stdout
+
+
+def test_one_table_for_validation_compilation_and_features(tmp_path: Path) -> None:
+    """Every name in railcar.seccomp.tables is accepted by config.json's validation and compiles;
+    features lists exactly the tables' names."""
+    from railcar.seccomp import tables
+
+    f = sc.features()
+    assert (f["actions"], f["operators"], f["knownFlags"]) == (
+        sorted(tables.ACTIONS),
+        sorted(tables.OPERATORS),
+        list(tables.FLAGS),
+    )
+    assert set(f["archs"]) <= set(tables.ARCHS)
+    harmless = iter(["getpgid", "getpriority", "getcwd", "personality", "umask", "getuid", "getgid", "getppid"])
+    calls = [
+        {"names": [name], "action": a, "args": [{"index": 0, "value": 7, "op": op}]}
+        for a, name in zip([a for a in tables.ACTIONS if a != "SCMP_ACT_NOTIFY"], harmless)
+        for op in tables.OPERATORS
+    ]
+    section = {"defaultAction": "SCMP_ACT_ALLOW", "flags": list(tables.FLAGS), "syscalls": calls,
+               "architectures": [a for a in f["archs"] if a.startswith("SCMP_ARCH_X")]}
+    assert compile_(section, tmp_path).bpf

@@ -17,6 +17,10 @@ import pytest
 
 from railcar import spec
 from railcar.errors import RailcarError, SpecError
+from railcar.spec import process
+from railcar.spec.default import default_spec
+from railcar.spec.hooks import HOOKS
+from railcar.spec.process import CAPS, RLIMITS
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DOCKER_SECCOMP = REPO / "tests" / "data" / "docker-default-seccomp.json"
@@ -307,11 +311,11 @@ def test_full_featured_config_is_valid(tmp_path: Path) -> None:
     p.update(terminal=True, consoleSize={"height": 24, "width": 80}, noNewPrivileges=True, selinuxLabel="",
              ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 4}, oomScoreAdj=-1000)
     p["user"]["umask"] = 0o22
-    p["capabilities"].update(inheritable=[], ambient=list(spec.CAPS))
+    p["capabilities"].update(inheritable=[], ambient=list(CAPS))
     cfg["domainname"] = "example.org"
     cfg["root"]["readonly"] = True
     hook = {"path": "/bin/true", "args": ["true"], "env": ["A=b"], "timeout": 5}
-    cfg["hooks"] = {k: [dict(hook)] for k in spec.HOOKS}
+    cfg["hooks"] = {k: [dict(hook)] for k in HOOKS}
     cfg["mounts"].append({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"],
                           "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
                           "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]})
@@ -464,42 +468,73 @@ def test_device_rule_wildcards_allowed(tmp_path: Path) -> None:
     spec.load(write_bundle(tmp_path, cfg))
 
 
-# --- validate_process / validate_resources alone -------------------------------------------------
+# --- validate_process / resources alone ---------------------------------------------------------
 def test_validate_process_field_prefix() -> None:
     proc = copy.deepcopy(docker_config()["process"])
-    spec.validate_process(proc)
+    process.validate(proc)
     proc["cwd"] = "relative"
     with pytest.raises(SpecError) as exc:
-        spec.validate_process(proc, "process.json")
+        process.validate(proc, "process.json")
     assert str(exc.value) == 'process.json.cwd: must be an absolute path, got "relative"'
     with pytest.raises(SpecError) as exc:
-        spec.validate_process({"cwd": "/"}, "process.json")
+        process.validate({"cwd": "/"}, "process.json")
     assert str(exc.value) == "process.json.args: must be a non-empty list"
     with pytest.raises(SpecError) as exc:
-        spec.validate_process([], "process.json")  # type: ignore[arg-type]
+        process.validate([], "process.json")  # type: ignore[arg-type]
     assert str(exc.value) == "process.json: must be an object, got []"
 
 
-def test_validate_resources() -> None:
-    spec.validate_resources({"memory": {"limit": 0}, "cpu": {"quota": -1}, "pids": {"limit": -1}})
+def test_resources_validated_by_the_cgroup_controllers() -> None:
+    """linux.resources is checked by railcar.cgroups (the same code `update` runs): its errors
+    are SpecErrors naming the field, like every other section's (more in test_cgroups.py)."""
+    from railcar import cgroups
+
+    cgroups.validate_resources({"memory": {"limit": 0}, "cpu": {"quota": -1}, "pids": {"limit": -1}})
     with pytest.raises(SpecError) as exc:
-        spec.validate_resources({"memory": {"limit": "1g"}}, "resources")
+        cgroups.validate_resources({"memory": {"limit": "1g"}}, "resources")
     assert str(exc.value) == 'resources.memory.limit: must be an integer, got "1g"'
 
 
 # --- tables ----------------------------------------------------------------------------------------
+def test_every_key_routed_to_a_section_is_in_its_schema() -> None:
+    """railcar.spec names the module that owns each key, and imports it only when a config has
+    the key: a wrong name would surface only then. Resolve every ("of", module, key) node."""
+    import importlib
+
+    found = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            walk(node[0])
+        elif isinstance(node, tuple) and node and node[0] == "of":
+            mod = importlib.import_module(f"railcar.spec.{node[1]}")
+            assert node[2] in mod.SCHEMA, node
+            found.append(node[2])
+            walk(mod.SCHEMA[node[2]])
+        elif isinstance(node, tuple) and node and node[0] in ("and", "map"):
+            walk(node[1])
+
+    walk(spec._CONFIG)
+    walk(process.PROCESS)
+    assert {"root", "mounts", "namespaces", "devices", "sysctl", "hostname", "hooks", "apparmorProfile",
+            "maskedPaths", "personality", "mountLabel"} <= set(found)
+
+
 def test_caps_table() -> None:
-    assert len(spec.CAPS) == 41
-    assert sorted(spec.CAPS.values()) == list(range(41))
-    assert spec.CAPS["CAP_CHOWN"] == 0 and spec.CAPS["CAP_SYS_ADMIN"] == 21
-    assert spec.CAPS["CAP_CHECKPOINT_RESTORE"] == 40
+    assert len(CAPS) == 41
+    assert sorted(CAPS.values()) == list(range(41))
+    assert CAPS["CAP_CHOWN"] == 0 and CAPS["CAP_SYS_ADMIN"] == 21
+    assert CAPS["CAP_CHECKPOINT_RESTORE"] == 40
     with open("/proc/sys/kernel/cap_last_cap") as f:
-        assert int(f.read()) <= max(spec.CAPS.values())
+        assert int(f.read()) <= max(CAPS.values())
 
 
 def test_rlimits_table() -> None:
-    assert len(spec.RLIMITS) == 16
-    for name, num in spec.RLIMITS.items():
+    assert len(RLIMITS) == 16
+    for name, num in RLIMITS.items():
         if hasattr(resource, name):
             assert getattr(resource, name) == num, name
 
@@ -507,16 +542,16 @@ def test_rlimits_table() -> None:
 # --- default_spec ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("rootless", [False, True])
 def test_default_spec_is_valid(tmp_path: Path, rootless: bool) -> None:
-    write_bundle(tmp_path, spec.default_spec(rootless=rootless))
+    write_bundle(tmp_path, default_spec(rootless=rootless))
     spec.load(str(tmp_path))
 
 
 def test_default_spec_fresh_each_call() -> None:
-    a = spec.default_spec()
+    a = default_spec()
     a["mounts"][0]["options"] = ["x"]
     a["process"]["capabilities"]["bounding"].append("CAP_SYS_ADMIN")
-    assert spec.default_spec() == json.loads(json.dumps(spec.default_spec()))
-    assert "options" not in spec.default_spec()["mounts"][0]
+    assert default_spec() == json.loads(json.dumps(default_spec()))
+    assert "options" not in default_spec()["mounts"][0]
 
 
 @pytest.mark.parametrize("rootless", [False, True])
@@ -526,7 +561,7 @@ def test_default_spec_matches_runc(tmp_path: Path, rootless: bool) -> None:
         pytest.skip("runc not installed: cannot compare with `runc spec`")
     subprocess.run([RUNC, "spec", *(["--rootless"] if rootless else [])], cwd=tmp_path, check=True)
     theirs = json.loads((tmp_path / "config.json").read_text())
-    ours = spec.default_spec(rootless=rootless)
+    ours = default_spec(rootless=rootless)
     assert ours == theirs
     assert json.dumps(ours) == json.dumps(theirs)  # key order too
 

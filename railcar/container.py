@@ -96,19 +96,6 @@ def connect_console(path: str, lp: Any) -> None:
     lp.console_fd = lp.own(s.detach())
 
 
-def _owner() -> str:
-    """`list`'s OWNER, as runc gives it: the user's name ("" is root), "#<uid>" without one."""
-    uid = os.geteuid()
-    if uid == 0:
-        return ""
-    import pwd
-
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"#{uid}"
-
-
 def rootless_cgroups(g: Globals) -> bool:
     """--rootless (true, false, auto: a non-root user), as runc decides its cgroup manager."""
     from railcar import rootless
@@ -168,7 +155,7 @@ def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
         c.data = {
             "ociVersion": cfg.get("ociVersion", ""), "id": cid, "pid": 0, "pid_start": 0,
             "bundle": bundle, "rootfs": rootfs, "created": "", "annotations": cfg.get("annotations") or {},
-            "owner": _owner(), "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
+            "owner": "", "cgroup": cg.to_state(), "hooks": hooks, "init": bool(init),
             "config": cfg, "creating": True,
         }
         if lp.host_mounts:  # its mounts are the runtime's: delete unmounts them

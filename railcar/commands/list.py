@@ -24,6 +24,8 @@ def main(args: dict, g: Globals) -> int:
 
                 log.warning(f"list: {e.msg}")
             continue
+        if not st.get("owner"):
+            st["owner"] = _owner(c.dir)
         rows.append(st)
     fmt = args["--format"]
     if args["--quiet"]:
@@ -36,13 +38,13 @@ def main(args: dict, g: Globals) -> int:
                  "bundle": r["bundle"], "rootfs": r["rootfs"], "created": r["created"]}
             if r.get("annotations"):
                 e["annotations"] = r["annotations"]
-            e["owner"] = r["owner"] or "root"
+            e["owner"] = r["owner"]
             return e
 
         out = orjson.dumps([entry(r) for r in rows]).decode() + "\n"
     elif fmt == "table":
         table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"] or "root")
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"])
                   for r in rows]
         widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
         out = "".join("   ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip() + "\n" for t in table)
@@ -52,3 +54,21 @@ def main(args: dict, g: Globals) -> int:
 
     os.write(1, raw(out))  # bundle paths are bytes, not always UTF-8
     return 0
+
+
+def _owner(d: str) -> str:
+    """runc's OWNER: the name of the state directory's owner ("#<uid>" without one)."""
+    import os
+
+    try:
+        uid = os.stat(d).st_uid
+    except OSError:
+        return "root"
+    if uid == 0:
+        return "root"
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"

@@ -40,9 +40,10 @@ CTR_NAMESPACE = "railcar-clients"
 IMAGE = "local/busybox"
 CMD_TIMEOUT = 60.0
 TTY_TIMEOUT = 20.0  # a terminal session that has not ended by then never will
-# Top-level cgroup directories the engines create (docker: /docker/<id>, podman: /libpod_parent,
-# ctr: /<namespace>/<id>). Removed at the end when they did not exist before.
-ENGINE_CGROUPS = ("docker", "libpod_parent", CTR_NAMESPACE, "railcar-cri")  # the last: test_cri.py's pods
+# Top-level cgroup directories the engines create (docker: /docker/<id>, podman: /libpod_parent and,
+# on a cgroup v2 layout, the /podman_probe it leaves behind, ctr: /<namespace>/<id>, test_cri.py's
+# pods: /railcar-cri). Removed at the end when they did not exist before.
+ENGINE_CGROUPS = ("docker", "libpod_parent", "podman_probe", CTR_NAMESPACE, "railcar-cri")
 
 
 # --- results ---------------------------------------------------------------------------------------

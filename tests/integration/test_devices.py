@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import IS_REFERENCE, RunIn
+from tests.conftest import RunIn
 from tests.support.bundle import sh
 
 # name -> (major, minor)
@@ -84,10 +84,6 @@ def test_linux_devices_nested_path(run_in: RunIn) -> None:
     assert stat_lines(res.stdout)["/dev/sub/dir/zero"][:3] == ["character special file", "1", "5"]
 
 
-@pytest.mark.xfail(not IS_REFERENCE, strict=True,
-                   reason="railcar bug: with no linux.resources.devices rules it allows every device (its "
-                   "devices.emulate starts from allow-all; runc's Emulator starts from deny-all, so only its "
-                   "default list is allowed), on cgroup v1 as on v2")
 @pytest.mark.parametrize("rules", [[], None], ids=["empty", "absent"])
 def test_no_device_rules_means_the_default_list_only(run_in: RunIn, rules: list[object] | None) -> None:
     """No linux.resources.devices rules (a hand-written config.json): runc's default list is all a

@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IS_REFERENCE, RUNTIME, reference_gap
+from tests.conftest import IS_REFERENCE, RUNTIME, host_mount, reference_gap, unmount_under
 from tests.support.bundle import copy_rootfs
 from tests.support.rootless import User, chown_tree, ensure_user
 
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 NAME = Path(RUNTIME).name  # the runtime's default root is $XDG_RUNTIME_DIR/<name>
 # a cgroup v2-only view (RAILCAR_CGROUP_VIEW=v2), where runc 1.1.5 words cgroup errors otherwise
 V2_ONLY = Path("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -62,8 +63,8 @@ class Rootless:
         return cid
 
     def call(self, *args: str, bundle: Path | None = None, check: bool = False,
-             timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        res = self.user.run([RUNTIME, *args], env=self.user.env(self.xdg), cwd=bundle or self.dir,
+             timeout: float = 30.0, **env: str) -> subprocess.CompletedProcess[str]:
+        res = self.user.run([RUNTIME, *args], env=self.user.env(self.xdg, **env), cwd=bundle or self.dir,
                             timeout=timeout)
         if check and res.returncode != 0:
             raise AssertionError(f"{NAME} {' '.join(args)}: exit {res.returncode}\n"
@@ -191,7 +192,9 @@ def test_lifecycle_commands(rl: Rootless) -> None:
     assert rl.status(cid) == "created"
     rl.call("start", cid, check=True)
     assert rl.status(cid) == "running"
-    pid = json.loads(rl.call("state", cid).stdout)["pid"]
+    state = json.loads(rl.call("state", cid).stdout)
+    pid = state["pid"]
+    assert state.get("owner", "") == ""  # runc's state: no owner; list names the user
     listed = rl.call("list", "--format", "json", check=True)
     entry = next(e for e in json.loads(listed.stdout) if e["id"] == cid)
     assert entry["owner"] == rl.user.name
@@ -207,6 +210,20 @@ def test_lifecycle_commands(rl: Rootless) -> None:
     rl.call("kill", cid, "KILL", check=True)
     rl.wait_status(cid, "stopped")
     rl.call("delete", cid, check=True)
+    assert not (rl.root / cid).exists()
+
+
+@pytest.mark.railcar_only
+def test_fast_path_finds_the_xdg_root(rl: Rootless) -> None:
+    """csrc/fastpath.c picks the same default --root: state, kill and delete never reach Python."""
+    cid = rl.new_id()
+    rl.call("run", "-d", cid, bundle=rl.bundle(rl.spec(["sleep", "60"])), check=True)
+    for args in (("state", cid), ("kill", cid, "KILL")):
+        res = rl.call(*args, check=True, RAILCAR_IMPORTTIME="1")
+        assert "import time" not in res.stderr, args
+    rl.wait_status(cid, "stopped")
+    res = rl.call("delete", cid, check=True, RAILCAR_IMPORTTIME="1")
+    assert "import time" not in res.stderr
     assert not (rl.root / cid).exists()
 
 
@@ -497,3 +514,22 @@ def test_sysfs_cgroup_devices_with_netns(rl: Rootless) -> None:
 def test_sysfs_without_netns_is_bound(rl: Rootless) -> None:
     res = rl.call("run", rl.new_id(), bundle=rl.bundle(_full_spec(rl, _MOUNTS_CHECK, False)), check=True)
     assert res.stdout.strip() == "fine"
+
+
+@reference_gap("runc 1.1.5 remounts a bind of a nosuid,nodev,noexec mount read-only without the flags "
+               "the user namespace locks: operation not permitted")
+def test_readonly_bind_of_a_locked_mount(rl: Rootless) -> None:
+    """A bind whose source mount has flags locked for the user's namespace (made by root) is
+    remounted read-only keeping them, not refused."""
+    src = rl.dir / "locked"
+    src.mkdir()
+    host_mount(src, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        cfg = rl.spec(sh("touch /mnt/x 2>/dev/null && echo writable; grep ' /mnt ' /proc/self/mountinfo"))
+        cfg["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(src), "options": ["rbind", "ro"]})
+        res = rl.call("run", rl.new_id(), bundle=rl.bundle(cfg), check=True)
+        assert "writable" not in res.stdout
+        opts = res.stdout.split()[5].split(",")
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(opts), res.stdout
+    finally:
+        unmount_under(rl.dir)

@@ -268,9 +268,10 @@ def test_device_emulation() -> None:
     assert exc[("b", 8, -1)] == devices.ACC_R
     assert devices.rule_text(("c", -1, -1), exc[("c", -1, -1)]) == "c *:* m"
     assert devices.rule_text(("c", 1, 3), exc[("c", 1, 3)]) == "c 1:3 rwm"
-    # no rules at all: allow everything, nothing to write
+    # no rules at all: runc's default list and nothing more (its emulator starts from deny-all)
     allow, exc = devices.emulate(list(devices.DEFAULT_RULES))
-    assert allow is True and exc == {}
+    assert allow is False and exc[("c", 1, 3)] == devices.ACC_ALL and ("c", 1, 11) not in exc
+    assert len(exc) == len(devices.DEFAULT_RULES)
     # a later "a" rule resets
     allow, exc = devices.emulate(devices.parse(
         [{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 1},
@@ -323,9 +324,14 @@ V2_FILES = {
 }
 
 
+# a fake cgroup directory cannot take an eBPF device filter: these tests allow every device (with
+# no rules, runc's default list would be put in a filter)
+ALLOW_ALL_DEVICES = {"devices": [{"allow": True, "access": "rwm"}]}
+
+
 def test_v2_mapping(tmp_path: str) -> None:
     cg = fake_v2(tmp_path, V2_FILES)
-    cg.apply({"memory": {"limit": 1 << 30, "swap": 3 << 29, "reservation": 1 << 20},
+    cg.apply({**ALLOW_ALL_DEVICES, "memory": {"limit": 1 << 30, "swap": 3 << 29, "reservation": 1 << 20},
                "cpu": {"shares": 1024, "quota": 50000, "period": 200000, "cpus": "0-1",
                        "mems": "0", "burst": 1000},
                "pids": {"limit": -1},
@@ -377,7 +383,7 @@ def test_v2_errors(tmp_path: str) -> None:
     ]
     for res, pat in cases:
         with pytest.raises(RailcarError, match=pat):
-            cg.apply(res, create=True)
+            cg.apply({**ALLOW_ALL_DEVICES, **res}, create=True)
     # checkBeforeUpdate refuses a limit under the current usage
     with pytest.raises(RailcarError, match=r"memory\.limit: .*lower than the current usage"):
         cg.update({"memory": {"limit": 1024, "checkBeforeUpdate": True}})
@@ -490,11 +496,14 @@ def test_v1_devices_writes(tmp_path: str) -> None:
         with open(os.path.join(d, name), "w") as f:
             f.write("a *:* rwm\n" if name == "devices.list" else "")
     cg = V1Manager("v1", "/x", {"devices": d}, "", set())
-    cg.apply({}, create=True)  # no rules, and the cgroup allows all: nothing to write
+    cg.apply(ALLOW_ALL_DEVICES, create=True)  # allow-all, and the cgroup allows all: nothing to write
     assert rd(cg, "devices.allow") == rd(cg, "devices.deny") == ""
-    cg.apply({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 10, "minor": 229}]}, create=True)
+    cg.apply({}, create=True)  # no rules: deny all, then runc's default list (its emulator's start)
     assert rd(cg, "devices.deny") == "a"                # (each write replaces a plain file's text)
     assert rd(cg, "devices.allow") == "c 10:200 rwm"    # the last of runc's default rules
+    cg.apply({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 10, "minor": 229}]}, create=True)
+    assert rd(cg, "devices.deny") == "a"
+    assert rd(cg, "devices.allow") == "c 10:200 rwm"
     assert devices.rule_text(("b", 8, -1), devices.ACC_R | devices.ACC_M) == "b 8:* rm"
 
 
@@ -702,13 +711,13 @@ def test_real_cpuset_copied_from_parent(env: Env) -> None:
 DEVICE_CASES = [
     # the spec's usual deny-all: runc's default rules keep /dev/null, /dev/full, ... usable
     ([{"allow": False, "access": "rwm"}], "null-ok kmsg-r-denied kmsg-w-denied full-w-ok"),
-    # no rules: everything allowed
-    ([], "null-ok kmsg-r-ok kmsg-w-ok full-w-ok"),
-    # deny list: only opening /dev/kmsg for writing is refused
-    ([{"allow": False, "type": "c", "major": 1, "minor": 11, "access": "w"}],
+    # no rules: runc's default list only (its emulator starts from deny-all)
+    ([], "null-ok kmsg-r-denied kmsg-w-denied full-w-ok"),
+    # a deny list after allow-all: only opening /dev/kmsg for writing is refused
+    ([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "w"}],
      "null-ok kmsg-r-ok kmsg-w-denied full-w-ok"),
     # the default rules come last (as in runc): denying /dev/full does not stick
-    ([{"allow": False, "type": "c", "major": 1, "minor": 7}],
+    ([{"allow": True, "access": "rwm"}, {"allow": False, "type": "c", "major": 1, "minor": 7}],
      "null-ok kmsg-r-ok kmsg-w-ok full-w-ok"),
     # allow list with a later partial deny
     ([{"allow": False}, {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rw"},

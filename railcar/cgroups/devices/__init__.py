@@ -114,9 +114,10 @@ def emulate(rules: list[Rule]) -> tuple[bool, dict[Key, int]]:
 
     Returns (default_allow, exceptions): a type "a" rule resets everything to allow-all or
     deny-all; a rule with the default's action removes access bits from the exception with the
-    same key; a rule with the other action adds (merges) an exception.
+    same key; a rule with the other action adds (merges) an exception. It starts from deny-all,
+    as runc's emulator does: a config without rules gets runc's default list and nothing more.
     """
-    default_allow = True
+    default_allow = False
     exc: dict[Key, int] = {}
     for allow, t, major, minor, bits in rules:
         if t == "a":

@@ -415,6 +415,21 @@ def umount(bytes target, int flags):
         raise OSError(errno, "umount", target.decode("utf-8", "surrogateescape"))
 
 
+cdef extern from "sys/vfs.h":
+    struct statfs:
+        long f_type
+    int c_statfs "statfs"(const char *path, statfs *buf) nogil
+
+
+def fs_magic(bytes path):
+    """statfs(2)'s f_type of the filesystem holding `path` (TMPFS_MAGIC 0x01021994, ...)."""
+    cdef statfs buf
+    cdef const char *p = path
+    if c_statfs(p, &buf) < 0:
+        raise OSError(errno, "statfs", path.decode("utf-8", "surrogateescape"))
+    return buf.f_type
+
+
 def seccomp_flags_accepted(unsigned long flags):
     """seccomp(SECCOMP_SET_MODE_FILTER, flags, NULL): EFAULT means the kernel accepted the flags
     (the program pointer is read after they are checked: nothing is installed), EINVAL not."""

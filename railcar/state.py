@@ -51,8 +51,10 @@ def proc_start_time(pid: int) -> tuple[str, int] | None:
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     """Write a whole file or nothing: every byte is checked written (a file-size limit or a
-    full disk gives a short write, then an error) and synced before the rename, so a crash
-    never leaves half a state."""
+    full disk gives a short write, then an error), and the file is renamed into place only
+    then, so a killed command never leaves half a state. On a filesystem that outlives a
+    machine crash the data is also synced before the rename; on tmpfs (/run, where engines keep
+    runtime state) a crash leaves nothing to be half of, and the fsync is skipped."""
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
@@ -60,7 +62,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if _durable(os.path.dirname(path)):
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -72,6 +75,24 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
         if e.filename is None:
             e.filename = path
         raise
+
+
+_VOLATILE = (0x01021994, 0x858458F6)  # TMPFS_MAGIC, RAMFS_MAGIC: nothing survives a crash
+_durable_dirs: dict[str, bool] = {}
+
+
+def _durable(d: str) -> bool:
+    """Does the filesystem holding directory `d` keep files across a machine crash?"""
+    known = _durable_dirs.get(d)
+    if known is None:
+        from railcar import _core
+
+        try:
+            known = _core.fs_magic(d.encode("utf-8", "surrogateescape")) not in _VOLATILE
+        except OSError:
+            known = True
+        _durable_dirs[d] = known
+    return known
 
 
 def write_pid_file(path: str, pid: int) -> None:

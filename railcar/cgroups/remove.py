@@ -33,11 +33,14 @@ def check_owned(m: Manager) -> None:
     me = os.getpid()
     for d in m.dirs():
         try:
-            st, up = os.stat(d), os.stat(os.path.dirname(d))
+            st = os.stat(d)
         except FileNotFoundError:
             continue  # never made, or gone: nothing to do there
         except OSError as e:
             raise RailcarError(f"cgroups: stat {d}: {errtext(e)}") from None
+        if m.inodes and m.inodes.get(d) == st.st_ino:
+            continue  # the directory create made (recorded after its mkdir): nothing more to ask
+        up = os.stat(os.path.dirname(d))
         why = ""
         if not exists(d + "/cgroup.procs"):
             why = "not a cgroup"

@@ -98,6 +98,22 @@ static void clear_cloexec(int fd)
         fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
 }
 
+/* The process's oom_score_adj and rlimits: the container's, and an exec's (runc gives every
+ * exec the container's score). */
+static void process_limits(const struct rc_plan *p, int fd)
+{
+    int i;
+    if (p->oom_score_adj)
+        write_proc(fd, "oomScoreAdj", "process.oomScoreAdj", "/proc/self/oom_score_adj", p->oom_score_adj);
+    for (i = 0; i < p->nrlimits; i++) {
+        struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
+        if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+            rc_fail(fd, "rlimit", errno, "setrlimit %d (soft %llu, hard %llu)",
+                    p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
+                    (unsigned long long)rl.rlim_max);
+    }
+}
+
 void rc_setup_process(const struct rc_plan *p, int fd)
 {
     char exe[4096], planfd[16], syncfd[16], ttyfd[16];
@@ -111,15 +127,7 @@ void rc_setup_process(const struct rc_plan *p, int fd)
         rc_fail(fd, "hostname", errno, "sethostname %s", p->hostname);
     if (p->domainname && setdomainname(p->domainname, strlen(p->domainname)) < 0)
         rc_fail(fd, "domainname", errno, "setdomainname %s", p->domainname);
-    if (p->oom_score_adj)
-        write_proc(fd, "oomScoreAdj", "process.oomScoreAdj", "/proc/self/oom_score_adj", p->oom_score_adj);
-    for (i = 0; i < p->nrlimits; i++) {
-        struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
-        if (setrlimit(p->rlimits[i].resource, &rl) < 0)
-            rc_fail(fd, "rlimit", errno, "setrlimit %d (soft %llu, hard %llu)",
-                    p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
-                    (unsigned long long)rl.rlim_max);
-    }
+    process_limits(p, fd);
     if (p->new_flags & CLONE_NEWNET)
         rc_loopback_up(fd);
     rc_trace(p, fd, "child: hostname, rlimits, lo up");
@@ -139,17 +147,8 @@ void rc_setup_process(const struct rc_plan *p, int fd)
     }
     rc_finish_rootfs(p, fd);
 process:
-    if (p->exec_mode) {
-        if (p->oom_score_adj)
-            write_proc(fd, "oomScoreAdj", "process.oomScoreAdj", "/proc/self/oom_score_adj", p->oom_score_adj);
-        for (i = 0; i < p->nrlimits; i++) {
-            struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
-            if (setrlimit(p->rlimits[i].resource, &rl) < 0)
-                rc_fail(fd, "rlimit", errno, "setrlimit %d (soft %llu, hard %llu)",
-                        p->rlimits[i].resource, (unsigned long long)rl.rlim_cur,
-                        (unsigned long long)rl.rlim_max);
-        }
-    }
+    if (p->exec_mode)
+        process_limits(p, fd);
     if (p->exec_root && (chroot(p->exec_root) < 0 || chdir("/") < 0))
         rc_fail(fd, "rootfs", errno, "chroot %s", p->exec_root);
     if (p->umask_ >= 0)

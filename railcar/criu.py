@@ -149,25 +149,6 @@ def external_mounts(cfg: dict[str, Any], bundle: str, cg: Manager | None) -> lis
     return list(out.items())
 
 
-def _tree(pid: int) -> list[int]:
-    """pid and its descendants (through /proc/PID/task/TID/children)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tids:
-            try:
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(x) for x in f.read().split()]
-            except (OSError, ValueError):
-                pass
-    return out
-
-
 def unrestorable(c: Any) -> str | None:
     """Why CRIU could dump the container but never restore it, or None.
 
@@ -175,7 +156,9 @@ def unrestorable(c: Any) -> str | None:
     from a memfd is dumped, and then its restore fails ("No entry for reg-file-ID"). railcar's init
     runs from its sealed memfd (CVE-2019-5736), so a container created with it is refused before
     CRIU freezes, dumps and kills it."""
-    for p in _tree(c.pid):
+    from railcar.state import process_tree
+
+    for p in process_tree(c.pid):
         try:
             exe = os.readlink(f"/proc/{p}/exe")
         except OSError:

@@ -119,24 +119,9 @@ def pids_without_cgroup(pid: int) -> set[int]:
             return found
     except OSError:
         pass
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        if p in out:
-            continue
-        out.add(p)
-        try:
-            tids = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tids:
-            try:
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo.extend(int(x) for x in f.read().split())
-            except OSError:
-                pass
-    return out
+    from railcar.state import process_tree
+
+    return set(process_tree(pid))
 
 
 def check_config(cfg: dict) -> None:

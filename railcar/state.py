@@ -38,6 +38,30 @@ def private_dir(root: str, *names: str) -> str:
     return os.path.join(root, PRIVATE, *names)
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants, parents first (through /proc/PID/task/TID/children)."""
+    out: list[int] = []
+    seen: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        out.append(p)
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                pass
+    return out
+
+
 def proc_start_time(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in ticks) of a pid, or None when it is gone."""
     try:

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #if !defined(RC_PYHOME) && !defined(RC_STATIC)
 #error RC_PYHOME must be defined
@@ -156,7 +157,6 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir)
 /* The static build: the stdlib, railcar and its pure-Python libraries are a zip appended to this
  * executable (zipimport reads it from sys.executable) or frozen into it, the C modules are built
  * in. */
-PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit_pyseccomp(void);
 /* the modules every start imports, frozen: no zip read on that path (static/mkzip.py) */
 extern const struct _frozen rc_frozen_modules[];
@@ -197,18 +197,14 @@ static int static_exe(char *exe, size_t size, const char *argv0)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* BuiltinImporter answers only top-level names: a finder ahead of it hands it dotted ones
- * (railcar._core) when they are built in. */
-#define RC_STATIC_PRELUDE \
-    L"import sys\n" \
-    L"class _BuiltinSubmodules:\n" \
-    L"    find_spec = staticmethod(lambda n, p=None, t=None, B=sys.meta_path[0]:\n" \
-    L"                             B.find_spec(n) if p is not None else None)\n" \
-    L"sys.meta_path.insert(0, _BuiltinSubmodules)\n" \
-    L"del _BuiltinSubmodules\n"
-#else
-#define RC_STATIC_PRELUDE L""
 #endif
+
+/* railcar's modules, compiled (tools/hotpath.py), and the C core: built in, found by the
+ * prelude's finder */
+PyMODINIT_FUNC PyInit__core(void);
+extern struct _inittab rc_hot_modules[];
+extern const wchar_t rc_hot_prelude[];
+static const wchar_t rc_main[] = L"import railcar.main\nrailcar.main.main()\n";
 
 int main(int argc, char **argv)
 {
@@ -275,7 +271,6 @@ int main(int argc, char **argv)
         if (PyStatus_Exception(st))
             fatal(&c, st);
         c.pathconfig_warnings = 0;
-        PyImport_AppendInittab("railcar._core", PyInit__core);
         PyImport_AppendInittab("pyseccomp", PyInit_pyseccomp);
         PyImport_FrozenModules = rc_frozen_modules;
     }
@@ -304,10 +299,20 @@ int main(int argc, char **argv)
     st = PyConfig_SetBytesArgv(&c, argc, argv);
     if (PyStatus_Exception(st))
         fatal(&c, st);
-    st = PyConfig_SetString(&c, &c.run_command,
-                            RC_STATIC_PRELUDE L"import railcar.main\nrailcar.main.main()\n");
-    if (PyStatus_Exception(st))
-        fatal(&c, st);
+    {
+        size_t np = wcslen(rc_hot_prelude), nm = wcslen(rc_main);
+        wchar_t *cmd = malloc((np + nm + 1) * sizeof *cmd);
+        if (!cmd)
+            fatal(&c, PyStatus_NoMemory());
+        wmemcpy(cmd, rc_hot_prelude, np);
+        wmemcpy(cmd + np, rc_main, nm + 1);
+        st = PyConfig_SetString(&c, &c.run_command, cmd);
+        free(cmd);
+        if (PyStatus_Exception(st))
+            fatal(&c, st);
+    }
+    if (PyImport_ExtendInittab(rc_hot_modules) < 0 || PyImport_AppendInittab("railcar._core", PyInit__core) < 0)
+        fatal(&c, PyStatus_NoMemory());
     st = Py_InitializeFromConfig(&c);
     PyConfig_Clear(&c);
     if (PyStatus_Exception(st))

@@ -7,6 +7,8 @@ it; zlib is built in): with no source beside them zipimport checks nothing.  The
 what railcar can import -- a modulefinder closure over railcar and the libraries, plus packages
 imported by name at run time (encodings).
 
+railcar's own modules are not here: they are compiled into the executable (tools/hotpath.py).
+
 zipimport parses the whole zip directory (~4 us an entry, in Python) on the first import from it
 and reopens the file for each module: ~2 ms on every start.  So the modules every start needs --
 what the interpreter imports at start-up, and railcar's modules with what they import at module
@@ -218,6 +220,12 @@ def main(argv: list[str]) -> int:
 
     hot = startup_set(src)
     railcar = src.railcar_modules()
+    # railcar's modules compiled into the executable (tools/hotpath.py) need neither a frozen
+    # copy nor one in the zip; their imports are still walked above for the stdlib they need
+    sys.path.insert(0, os.path.join(repo, "tools"))
+    import hotpath
+
+    compiled = {m.name for m in hotpath.modules(repo)}
     roots = [src.find(n)[0] for n in railcar] + [docopt_py, orjson_py]  # type: ignore[index]
     every = set(railcar) | {"docopt", "orjson"} | cold_set(src, roots)
 
@@ -228,7 +236,7 @@ def main(argv: list[str]) -> int:
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for name in sorted(every | set(hot)):
             where = src.find(name)
-            if where is None or _imp.is_builtin(name) or _imp.is_frozen(name):
+            if where is None or _imp.is_builtin(name) or _imp.is_frozen(name) or name in compiled:
                 continue
             code = compile_module(where[0], name)
             if name in hot:

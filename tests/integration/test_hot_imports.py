@@ -3,6 +3,11 @@ launcher's interpreter imports is listed with RAILCAR_IMPORTTIME=1 (like -X impo
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import BundleFactory, Runtime
@@ -100,3 +105,22 @@ def test_fast_path_answers_without_python(
     # an unknown id is worded by Python, whose message clients match
     res = runtime.run("state", cid)
     assert res.returncode == 1 and "container does not exist" in res.stderr
+
+
+def test_railcar_modules_are_compiled_in(runtime: Runtime, tmp_path: Path) -> None:
+    """The launcher holds every railcar module compiled (tools/hotpath.py) and its C core: a copy of
+    it where no railcar package sits beside it still makes a spec and lists containers (the
+    libraries only the seccomp and docopt paths need are not on those paths)."""
+    if not Path(runtime.binary).read_bytes()[:4] == b"\x7fELF":
+        pytest.skip(f"{runtime.binary} is not the compiled launcher")
+    copy = tmp_path / "bin" / "railcar"
+    copy.parent.mkdir()
+    shutil.copy2(runtime.binary, copy)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = subprocess.run([str(copy), "spec"], cwd=work, capture_output=True, text=True, timeout=20)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((work / "config.json").read_text())["ociVersion"]
+    res = subprocess.run([str(copy), "--root", str(tmp_path / "root"), "list"], capture_output=True, text=True,
+                         timeout=20)
+    assert res.returncode == 0 and res.stdout.startswith("ID"), res.stderr

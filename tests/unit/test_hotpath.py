@@ -1,0 +1,43 @@
+"""tools/hotpath.py: which modules the launcher holds compiled, and that bin/railcar is current."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+import hotpath  # noqa: E402
+
+
+def test_every_module_but_the_build_tools_is_compiled() -> None:
+    names = {m.name for m in hotpath.modules(str(REPO))}
+    on_disk = {
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for p in (REPO / "railcar").rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert names == on_disk - hotpath.EXCLUDE
+    assert {"railcar", "railcar.main", "railcar.spec.devices", "railcar.cgroups.devices"} <= names
+
+
+def test_init_symbols_are_unique() -> None:
+    mods = hotpath.modules(str(REPO))
+    symbols = [m.symbol for m in mods]
+    assert len(set(symbols)) == len(symbols)
+    text = hotpath.inittab(mods)
+    for m in mods:
+        assert f'{{"{m.name}", {m.symbol}}}' in text
+    assert '"railcar.spec", ' in text and '"railcar.spec.uts", ' not in text.split("rc_hot_prelude")[1]
+
+
+def test_launcher_is_newer_than_the_sources() -> None:
+    """bin/railcar runs compiled copies of railcar/*.py: after an edit it must be rebuilt."""
+    launcher = REPO / "bin" / "railcar"
+    if not launcher.exists():
+        pytest.skip("no bin/railcar: ./build.sh has not run")
+    built = launcher.stat().st_mtime
+    stale = [os.path.relpath(m.source, REPO) for m in hotpath.modules(str(REPO)) if os.stat(m.source).st_mtime > built]
+    assert not stale, f"bin/railcar is older than {stale}: run ./build.sh"

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def main(args: dict, g: Globals) -> int:
 
     from railcar import container, trace
-    from railcar.commands.create import preserve
+    from railcar.cli import preserve
 
     detach = args["--detach"]
     cid = args["<id>"]

@@ -74,6 +74,7 @@ def print_header(header: dict[str, Any], requested: dict[str, str | None], runti
     print(f"benchmark interpreter: {m['python']}")
     print(f"namespace: {header['mount_namespace']}")
     print(f"spec: {header['spec_source']}; seccomp profile: {header['seccomp_profile']}")
+    print(f"docker config: {header['docker_config']}")
     print(f"runtimes spawned by: {header['spawner']}")
     opened = {rt.name: rt for rt in runtimes}
     for name, path in requested.items():
@@ -89,7 +90,8 @@ def print_header(header: dict[str, Any], requested: dict[str, str | None], runti
 def cleanup(ctx: Context | None, runtimes: list[Runtime], workdir: Path) -> None:
     """Force-delete every container, remove our cgroups and the work dir; say what would not go."""
     proc.kill_inflight()
-    problems = [problem for rt in runtimes for problem in rt.cleanup()]
+    every = [*runtimes, *(ctx.docker_runtimes.values() if ctx is not None else ())]
+    problems = [problem for rt in every for problem in rt.cleanup()]
     env.reap_strays()
     if ctx is not None:
         problems += cgroups.remove(ctx.cgroup_parent) + cgroups.remove_found(ctx.id_prefix)
@@ -120,7 +122,8 @@ def benchmark(args: argparse.Namespace, workdir: Path, ns_note: str) -> dict[str
         bundle.make_rootfs(rootfs)
         spec, spec_source = bundle.default_spec([(rt.name, rt.path) for rt in runtimes], workdir)
         seccomp, seccomp_path = bundle.seccomp_profile()
-        ctx = Context(workdir=workdir, rootfs=rootfs, base_spec=spec, seccomp=seccomp)
+        docker, docker_path = bundle.docker_config()
+        ctx = Context(workdir=workdir, rootfs=rootfs, base_spec=spec, seccomp=seccomp, docker=docker)
         ctx.prepare()
         header = {
             "date": env.now(),
@@ -130,6 +133,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, ns_note: str) -> dict[str
             "mount_namespace": ns_note,
             "spec_source": spec_source,
             "seccomp_profile": seccomp_path,
+            "docker_config": docker_path,
             "spawner": f"spawn.c built with {spawner}" if spawner else "python posix_spawn (no peak RSS)",
         }
         print_header(header, requested, runtimes)

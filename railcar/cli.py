@@ -192,3 +192,39 @@ def print_help(topic: str | None) -> None:
     from railcar import usage
 
     print(usage.COMMANDS[topic] if topic else usage.GLOBAL, end="")
+
+
+def preserve(args: dict) -> int:
+    """--preserve-fds N (create, run, exec): N, once fds 3..3+N-1 are checked to be the caller's.
+    Here, not in a command's module: run and exec need it without importing create."""
+    v = args.get("--preserve-fds") or "0"
+    if not v.isdigit():
+        raise RailcarError(f"--preserve-fds: not a number: {v!r}")
+    n = int(v)
+    if n:
+        check_caller_fds(n)
+    return n
+
+
+def check_caller_fds(n: int) -> None:
+    """Every preserved fd must be the caller's: a gap in 3..3+n-1 would be taken by an fd the
+    runtime opens (a cgroup file, a socket) and handed to the container. The launcher counts
+    the caller's fds before it opens anything; without it (railcar run as a module) they are
+    checked here, which cannot tell the caller's from the interpreter's."""
+    import os
+    import sys
+
+    have = getattr(sys, "_railcar_caller_fds", None)
+    for i in range(n):
+        fd = 3 + i
+        if have is not None:
+            ok = fd < 3 + have
+        else:
+            try:
+                os.fstat(fd)
+                ok = True
+            except OSError:
+                ok = False
+        if not ok:
+            raise RailcarError(f"unable to stat preserved-fd {i} (of {n}): fd {fd} is not open "
+                               "in the caller (--preserve-fds passes fds 3..3+N-1)")

@@ -103,18 +103,29 @@ def rootless_cgroups(g: Globals) -> bool:
     return rootless.resolve(g.rootless, g.systemd_cgroup)
 
 
-def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
-           console_socket: str | None = None, console_fd: int = -1, no_pivot: bool = False,
-           preserve_fds: int = 0, init: bool = True, detach: bool = True) -> Container:
-    """Everything up to the container blocked before its program; returns the claimed state."""
-    from railcar import _core, cgroups, plan, spec
+def load_config(bundle: str) -> dict[str, Any]:
+    """The bundle's config.json, validated (for root and for a rootless user alike)."""
+    from railcar import spec
 
-    bundle = os.path.abspath(bundle)
-    cfg = spec.load(bundle)
+    cfg = spec.load(os.path.abspath(bundle))
     if os.geteuid() != 0:
         from railcar import rootless
 
         rootless.check_config(cfg)
+    return cfg
+
+
+def create(g: Globals, cid: str, bundle: str, *, pid_file: str | None = None,
+           console_socket: str | None = None, console_fd: int = -1, no_pivot: bool = False,
+           preserve_fds: int = 0, init: bool = True, detach: bool = True,
+           cfg: dict[str, Any] | None = None) -> Container:
+    """Everything up to the container blocked before its program; returns the claimed state.
+    `cfg`: the bundle's config as load_config gave it, when the caller has read it already."""
+    from railcar import _core, cgroups, plan
+
+    bundle = os.path.abspath(bundle)
+    if cfg is None:
+        cfg = load_config(bundle)
     if console_socket and not (detach and cfg["process"].get("terminal")):
         raise RailcarError(CONSOLE_SOCKET_UNUSED)
     trace.mark("config loaded and validated")
@@ -315,8 +326,7 @@ def start(c: Container) -> None:
         raise RailcarError(f"open {fifo}: {strerror(e.errno)}") from None
     from railcar.jsonfast import dumps
 
-    state = c.oci_state()
-    state["status"] = "created"  # what startContainer hooks see, as runc gives them
+    state = c.oci_state(status)  # "created": what startContainer hooks see, as runc gives them
     data = dumps(state).encode()
     try:
         os.write(fd, len(data).to_bytes(4, "little") + data)  # startContainer hooks' stdin

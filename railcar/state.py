@@ -315,9 +315,11 @@ class Container:
         except OSError:
             return False
 
-    def oci_state(self) -> dict[str, Any]:
-        """The runtime-spec state object (also what hooks get on stdin)."""
-        status = self.status()
+    def oci_state(self, status: str | None = None) -> dict[str, Any]:
+        """The runtime-spec state object (also what hooks get on stdin); `status` when the
+        caller has just derived it (each derivation reads /proc and the freezer)."""
+        if status is None:
+            status = self.status()
         d = self.data
         out: dict[str, Any] = {
             "ociVersion": d.get("ociVersion", ""),
@@ -340,8 +342,8 @@ def write_fast(c: Container, cgroup: Any) -> None:
     from railcar.jsonfast import dumps
 
     hooks = c.data.get("hooks") or {}
-    st = c.oci_state()
-    st["status"], st["pid"] = "@STATUS@", "@PID@"
+    st = c.oci_state("@STATUS@")  # the fast path fills in both: no status to derive here
+    st["pid"] = "@PID@"
     freezer, kind = cgroup.freezer_file() if cgroup is not None else ("", 0)
     lines = ["railcar-fast 1", f"pid {c.pid} {c.data.get('pid_start', 0)}",
              f"hooks {1 if hooks.get('poststart') else 0} {1 if hooks.get('poststop') else 0}",

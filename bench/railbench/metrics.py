@@ -20,6 +20,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("run_ms", "run /bin/true", "ms"),
     Metric("seccomp_cold_ms", "run + docker seccomp, cold", "ms"),
     Metric("seccomp_warm_ms", "run + docker seccomp, warm", "ms"),
+    Metric("docker_run_ms", "run, docker's config.json", "ms"),
     Metric("create_ms", "create", "ms"),
     Metric("start_ms", "start", "ms"),
     Metric("delete_ms", "delete", "ms"),
@@ -27,10 +28,16 @@ METRICS: tuple[Metric, ...] = (
     Metric("wait_ms", "start -> init exited", "ms"),
     Metric("run_cpu_ms", "run: CPU user+sys", "ms"),
     Metric("run_maxrss_mib", "run: peak RSS", "MiB"),
+    # railcar only (--trace-startup; railbench/trace.py): "-" for the others
+    Metric("trace_interpreter_ms", "trace: interpreter ready", "ms"),
+    Metric("trace_own_ms", "trace: railcar's own work", "ms"),
+    Metric("trace_own_docker_ms", "trace: own work, docker config", "ms"),
     Metric("parallel_per_s", "parallel create+start", "ctr/s", higher_is_better=True),
     Metric("memory_min_mib", "smallest memory limit for run", "MiB"),
 )
 BY_KEY = {m.key: m for m in METRICS}
+# medians minus the interpreter floor's median (report.above_floor): issue 16's targets read so
+ABOVE_FLOOR: tuple[tuple[str, str], ...] = (("run_ms", "run - floor"), ("create_ms", "create - floor"))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

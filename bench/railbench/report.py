@@ -9,13 +9,23 @@ from typing import Any
 
 import orjson
 
-from railbench.metrics import BY_KEY, METRICS, Metric, ratio, summarize
+from railbench import trace
+from railbench.metrics import ABOVE_FLOOR, BY_KEY, METRICS, Metric, ratio, summarize
 from railbench.runner import RuntimeResult
 from railbench.scenarios import FLOOR_ARGV
 
 SCHEMA = "railcar-bench-startup/1"
 MIB = 1024 * 1024
 LEAK_KEYS = ("leaked_state", "leaked_processes", "leaked_cgroups")
+TRACE_PHASES = ("interpreter", *trace.OWN_NAMES, "own", trace.HOOKS[0], "total")
+TRACE_CONFIGS = (("default", ""), ("docker", "_docker"))  # config -> sample key suffix
+# issue 16's targets, ms: (what, measured as, at most)
+TARGETS = (
+    ("run - floor", ("above_floor", "run_ms"), 6.0),
+    ("create - floor", ("above_floor", "create_ms"), 3.5),
+    ("own work, default spec", ("trace", "default"), 3.0),
+    ("own work, docker config", ("trace", "docker"), 4.0),
+)
 
 
 def _values(res: RuntimeResult, key: str) -> list[float]:
@@ -62,6 +72,31 @@ def _runtime_doc(res: RuntimeResult | None, path: str | None, excluded: str | No
     return doc
 
 
+def _trace_doc(res: RuntimeResult) -> dict[str, Any]:
+    """Each --trace-startup phase's summary and samples, per config (empty for non-railcar runtimes)."""
+    doc: dict[str, Any] = {}
+    for config, suffix in TRACE_CONFIGS:
+        phases = {}
+        for phase in TRACE_PHASES:
+            values = res.samples.get(f"trace_{phase}{suffix}_ms", [])
+            if values:
+                phases[phase] = {**summarize(values), "samples": values}
+        if phases:
+            doc[config] = phases
+    return doc
+
+
+def _above_floor(metrics: dict[str, Any], floor: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per metric of ABOVE_FLOOR and runtime: its median minus the floor's median."""
+    out: dict[str, dict[str, float | None]] = {}
+    for key, _ in ABOVE_FLOOR:
+        out[key] = {
+            name: (s["median"] - floor["median"] if s["median"] is not None and floor.get("median") else None)
+            for name, s in metrics[key]["by_runtime"].items()
+        }
+    return out
+
+
 def build(
     header: dict[str, Any],
     requested: dict[str, str | None],
@@ -73,15 +108,19 @@ def build(
     """The whole report. `requested`: name -> path (None when missing); `results`: measured ones."""
     found = {res.name: res for res in results}
     measured = [res for res in results if res.name not in excluded]
+    metrics = {m.key: _metric_doc(m, measured, subject) for m in METRICS}
+    floor_doc = {"argv": list(FLOOR_ARGV), **summarize(floor), "samples": list(floor)}
     return {
         "schema": SCHEMA,
         **header,
         "subject": subject,
         "runtimes": {name: _runtime_doc(found.get(name), path, excluded.get(name)) for name, path in requested.items()},
-        "metrics": {m.key: _metric_doc(m, measured, subject) for m in METRICS},
+        "metrics": metrics,
         "parallel": {res.name: res.parallel for res in measured},
         "memory_min": {res.name: res.memory for res in measured},
-        "floor": {"argv": list(FLOOR_ARGV), **summarize(floor), "samples": list(floor)},
+        "floor": floor_doc,
+        "above_floor": _above_floor(metrics, floor_doc),
+        "trace": {res.name: _trace_doc(res) for res in measured},
     }
 
 
@@ -110,6 +149,9 @@ def table(doc: dict[str, Any]) -> str:
             cells.append(f"{_fmt(s['median'])} / {_fmt(s['p90'])}" if s["n"] else "-")
         cells += [_fmt(m["ratios"].get(k)) for k in ratio_keys]
         rows.append(cells)
+    for key, label in ABOVE_FLOOR:  # medians only: a difference of medians has no p90
+        values = doc.get("above_floor", {}).get(key, {})
+        rows.append([label, "ms", *(_fmt(values.get(name)) for name in names), *("-" for _ in ratio_keys)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = [_row(r, widths) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
@@ -135,6 +177,25 @@ def notes(doc: dict[str, Any]) -> list[str]:
         vs = ", ".join(f"{ratio(floor['median'], ms):.2f}x {n}'s run" for n, ms in runs.items())
         out.append(f"floor: `{' '.join(floor['argv'])}` (a bare CPython start and exit) took "
                    f"{_fmt(floor['median'])} ms median: {vs}")
+    for name, configs in doc.get("trace", {}).items():
+        for config, phases in configs.items():
+            parts = [f"{p} {_fmt(phases[p]['median'])}" for p in trace.OWN_NAMES if p in phases]
+            hooks = f"; hooks (not in own work) {_fmt(phases['hooks']['median'])}" if "hooks" in phases else ""
+            out.append(f"{name}: trace, {config} {'spec' if config == 'default' else 'config'}, medians in ms: "
+                       f"interpreter ready {_fmt(phases['interpreter']['median'])}; own work "
+                       f"{_fmt(phases['own']['median'])} (phases: {', '.join(parts)}){hooks}; "
+                       f"to exit {_fmt(phases['total']['median'])}")
+    subject = doc.get("subject")
+    if subject and doc.get("trace", {}).get(subject):
+        checks = []
+        for what, (section, key), limit in TARGETS:
+            if section == "above_floor":
+                value = doc.get("above_floor", {}).get(key, {}).get(subject)
+            else:
+                value = doc["trace"][subject].get(key, {}).get("own", {}).get("median")
+            verdict = "?" if value is None else ("met" if value <= limit else "not met")
+            checks.append(f"{what} {_fmt(value)} (<= {_fmt(limit)}: {verdict})")
+        out.append(f"issue 16 targets, {subject}: " + "; ".join(checks))
     for name, reps in doc["parallel"].items():
         for rep in reps:
             leaks = {k: rep[k] for k in LEAK_KEYS if rep[k]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,13 @@ class Runtime:
 
     def call(self, *args: str, timeout: float = CALL_TIMEOUT) -> proc.Outcome:
         return proc.run(self.argv(*args), timeout)
+
+    def with_own_root(self, suffix: str) -> Runtime:
+        """The same runtime with a fresh --root beside ours (<root>-<suffix>): state and railcar's
+        caches of its own."""
+        root = self.root.with_name(f"{self.root.name}-{suffix}")
+        root.mkdir(mode=0o700, exist_ok=True)
+        return dataclasses.replace(self, root=root)
 
     def state_ids(self) -> list[str]:
         """Container ids with a state entry under our --root (railcar's own @railcar skipped)."""

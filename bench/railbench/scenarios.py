@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from railbench import bundle, cgroups, env, proc
+from railbench import bundle, cgroups, env, proc, trace
 from railbench.proc import CommandFailed
 from railbench.runtime import Runtime
 
@@ -35,7 +35,9 @@ class Context:
     rootfs: Path
     base_spec: dict[str, Any]
     seccomp: dict[str, Any] | None
+    docker: dict[str, Any] | None = None  # the recorded docker config.json (bundle.docker_config)
     bundles: dict[str, Path] = field(default_factory=dict)
+    docker_runtimes: dict[str, Runtime] = field(default_factory=dict)  # see docker_runtime
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -60,6 +62,27 @@ class Context:
         if self.seccomp is not None:
             config = bundle.make_config(self.base_spec, self.rootfs, seccomp=self.seccomp)
             self.bundles["seccomp"] = bundle.write_bundle(self.workdir / "bundle-seccomp", config)
+        if self.docker is not None:
+            bundle.make_docker_files(self.workdir / "docker-files")
+
+    def docker_runtime(self, rt: Runtime) -> Runtime:
+        """`rt` with a --root of its own for the docker-config samples: railcar's seccomp cache
+        there keeps docker's profile from the warm-up on, as under an engine, which sends the same
+        profile for every container; the cold seccomp samples empty only the other root's cache."""
+        if rt.name not in self.docker_runtimes:
+            self.docker_runtimes[rt.name] = rt.with_own_root("docker")
+        return self.docker_runtimes[rt.name]
+
+    def docker_bundle(self, rt: Runtime, cid: str) -> tuple[Path, str]:
+        """A bundle with a new docker config for container `cid` (as an engine writes one per
+        container), and its cgroupsPath."""
+        if self.docker is None:
+            raise CommandFailed(f"no recorded docker config ({bundle.DOCKER_CONFIG})")
+        cgroup = f"{self.cgroup_parent}/{cid}"
+        config = bundle.make_docker_config(
+            self.docker, self.rootfs, self.workdir / "docker-files", hostname=cid[-12:], cgroups_path=cgroup
+        )
+        return bundle.write_bundle(self.workdir / f"bundle-docker-{rt.name}", config), cgroup
 
 
 @dataclass
@@ -100,13 +123,23 @@ def _open_init(pid_file: Path) -> tuple[int, int]:
         raise CommandFailed(f"{pid_file}: {exc}") from exc
 
 
-def _run_container(rt: Runtime, ctx: Context, kind: str) -> proc.Outcome:
+def _run_container(rt: Runtime, ctx: Context, kind: str, *global_args: str) -> proc.Outcome:
+    """`run` of a new container from bundle `kind`: "plain", "seccomp", or "docker" (a new docker
+    config for this container, whose cgroup is removed afterwards)."""
     cid = ctx.new_id()
+    cgroup = None
     try:
-        return rt.call("run", "--bundle", str(ctx.bundles[kind]), cid).check()
+        if kind == "docker":
+            path, cgroup = ctx.docker_bundle(rt, cid)
+        else:
+            path = ctx.bundles[kind]
+        return rt.call(*global_args, "run", "--bundle", str(path), cid).check()
     except BaseException:
         rt.force_delete(cid)
         raise
+    finally:
+        if cgroup is not None:
+            cgroups.remove(cgroup)  # the runtime removed it already; a failed run may not have
 
 
 def sample_run(ctx: Context, rt: Runtime) -> dict[str, float]:
@@ -124,6 +157,30 @@ def sample_seccomp(ctx: Context, rt: Runtime, cold: bool) -> dict[str, float]:
         rt.clear_seccomp_cache()
     out = _run_container(rt, ctx, "seccomp")
     return {"seccomp_cold_ms" if cold else "seccomp_warm_ms": out.wall_ms}
+
+
+def sample_docker(ctx: Context, rt: Runtime) -> dict[str, float]:
+    return {"docker_run_ms": _run_container(ctx.docker_runtime(rt), ctx, "docker").wall_ms}
+
+
+def traces(rt: Runtime) -> bool:
+    """railcar and its variants have --trace-startup (their --version names the interpreter)."""
+    return rt.name.startswith("railcar") or rt.launcher is not None
+
+
+def sample_trace(ctx: Context, rt: Runtime, kind: str) -> dict[str, float]:
+    """`--trace-startup run` (railcar only): the interpreter's start and railcar's own work
+    (railbench/trace.py); {} for other runtimes. The run's wall time is not a sample: tracing
+    costs a little."""
+    if not traces(rt):
+        return {}
+    out = _run_container(ctx.docker_runtime(rt) if kind == "docker" else rt, ctx, kind, "--trace-startup")
+    try:
+        phases = trace.phases(out.stderr)
+    except trace.TraceError as exc:
+        raise CommandFailed(f"{rt.name}: {exc}") from None
+    suffix = "" if kind == "plain" else f"_{kind}"
+    return {f"trace_{name}{suffix}_ms": ms for name, ms in phases.items()}
 
 
 def _create_start(ctx: Context, rt: Runtime, cid: str) -> Launched:
@@ -198,6 +255,9 @@ SAMPLED: tuple[tuple[str, SampleFn], ...] = (
     ("seccomp_cold", lambda ctx, rt: sample_seccomp(ctx, rt, cold=True)),
     ("seccomp_warm", lambda ctx, rt: sample_seccomp(ctx, rt, cold=False)),
     ("lifecycle", sample_lifecycle),
+    ("docker", sample_docker),
+    ("trace", lambda ctx, rt: sample_trace(ctx, rt, "plain")),
+    ("trace_docker", lambda ctx, rt: sample_trace(ctx, rt, "docker")),
 )
 
 

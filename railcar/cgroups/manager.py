@@ -18,7 +18,6 @@ the class for a layout kind, and is the slot for a systemd manager.
 
 from __future__ import annotations
 
-import errno
 import os
 
 from railcar.cgroups.files import (
@@ -160,6 +159,16 @@ class Manager:
         """mkdir d and its missing parents below mountpoint (each one made is undone if make
         fails); on_level(parent, dir, before) runs before and after each level."""
         mountpoint = mountpoint.rstrip("/")
+        if on_level is None and d != mountpoint:
+            # the parents usually exist (every container shares them): one mkdir, not one a level
+            try:
+                os.mkdir(d, 0o755)
+                self._made.append(d)
+                return
+            except FileExistsError:
+                return
+            except FileNotFoundError:
+                pass
         cur = mountpoint
         for comp in d[len(mountpoint):].strip("/").split("/"):
             if not comp:
@@ -231,9 +240,38 @@ class Manager:
         """Optionally SIGKILL everything inside, then rmdir every directory (children first).
         Missing directories are fine; EBUSY is retried briefly; NotOurs for what cannot be a
         container's cgroup."""
-        from railcar.cgroups.remove import destroy
+        left = self._remove_made()
+        if left is not None and not left:
+            return
+        from railcar.cgroups.remove import destroy, only
 
-        destroy(self, kill)
+        destroy(self if left is None else only(self, left), kill)
+
+    def _remove_made(self) -> list[str] | None:
+        """The usual end of a container: every directory is the one create made (its recorded
+        inode) and empty, so one rmdir each removes it (the kernel removes only an empty
+        cgroup) with nothing to kill, walk or import. Returns the directories still there
+        (busy: remove.py's full path takes them), or None when a directory is not the one
+        create made (remove.py decides what may be touched)."""
+        dirs = self.dirs()
+        for d in dirs:
+            try:
+                ino = os.stat(d).st_ino
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return None
+            if self.inodes.get(d) != ino:
+                return None
+        left = []
+        for d in dirs:
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(d)
+        return left
 
     def check_made(self) -> None:
         """NotOurs unless every directory is the one create made (its recorded inode): before a
@@ -260,7 +298,7 @@ class Manager:
 # a controller module -> the controllers it writes (rootless: one must have a directory)
 _ROOTLESS_CONTROLLERS = {"network": ("net_cls", "net_prio")}
 # what a rootless manager skips instead of failing (runc's isIgnorableError)
-_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+_UNWRITABLE = (13, 1, 30)  # EACCES, EPERM, EROFS (numbers: the errno module is not needed here)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def run(args: dict, g: Globals) -> int:
     import os
 
     from railcar import _core, container, plan
-    from railcar.commands.create import preserve
+    from railcar.cli import preserve
     from railcar.errors import RailcarError
     from railcar.spec import namespaces, process
     from railcar.state import Container, write_pid_file

@@ -11,25 +11,25 @@ if TYPE_CHECKING:
 def main(args: dict, g: Globals) -> int:
 
     from railcar import container, trace
-    from railcar.commands.create import preserve
+    from railcar.cli import preserve
 
     detach = args["--detach"]
     cid = args["<id>"]
+    preserve_fds = preserve(args)  # its error comes before the config's, as in create
+    # read once: whether run owns the terminal decides what create is handed
+    cfg = container.load_config(args["--bundle"])
     tty = None
     console_fd = -1
-    if not detach and not args["--console-socket"]:
-        from railcar import spec
+    if not detach and not args["--console-socket"] and cfg["process"].get("terminal"):
+        from railcar import console
 
-        if _wants_terminal(args["--bundle"], spec):
-            from railcar import console
-
-            tty = console.LocalConsole()
-            console_fd = tty.child_end
+        tty = console.LocalConsole()
+        console_fd = tty.child_end
     try:
         c = container.create(g, cid, args["--bundle"], pid_file=args["--pid-file"],
                              console_socket=args["--console-socket"], console_fd=console_fd,
-                             no_pivot=args["--no-pivot"], preserve_fds=preserve(args),
-                             init=not (args["--no-init"] or g.no_init), detach=detach)
+                             no_pivot=args["--no-pivot"], preserve_fds=preserve_fds,
+                             init=not (args["--no-init"] or g.no_init), detach=detach, cfg=cfg)
     except BaseException:
         if tty is not None:
             tty.close()
@@ -76,19 +76,6 @@ def _helper_trace(c: object) -> None:
             trace.add(name, ns)
     finally:
         os.close(fd)
-
-
-def _wants_terminal(bundle: str, spec: object) -> bool:
-    import os
-
-    from railcar.jsonfast import loads
-
-    try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            cfg = loads(f.read())
-        return bool(cfg.get("process", {}).get("terminal"))  # type: ignore[union-attr]
-    except Exception:
-        return False  # create reports the real error
 
 
 def _cleanup(c: object) -> None:

@@ -18,10 +18,12 @@ REFERENCES = {"runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
 TOP_KEYS = {
     "schema", "date", "rounds", "quick", "machine", "mount_namespace", "spec_source", "seccomp_profile",
     "spawner", "parallel_repetitions", "subject", "runtimes", "metrics", "parallel", "memory_min", "floor",
+    "docker_config", "above_floor", "trace",
 }  # fmt: skip
 METRIC_KEYS = {
     "run_ms", "seccomp_cold_ms", "seccomp_warm_ms", "create_ms", "start_ms", "delete_ms", "lifecycle_ms",
-    "wait_ms", "run_cpu_ms", "run_maxrss_mib", "parallel_per_s", "memory_min_mib",
+    "wait_ms", "run_cpu_ms", "run_maxrss_mib", "parallel_per_s", "memory_min_mib", "docker_run_ms",
+    "trace_interpreter_ms", "trace_own_ms", "trace_own_docker_ms",
 }  # fmt: skip
 SUMMARY_KEYS = {"n", "median", "p90", "min", "max", "samples"}
 PARALLEL_KEYS = {"containers", "workers", "seconds", "per_second", "failed", "errors", "leaked_state",
@@ -81,6 +83,18 @@ def test_metrics_have_summaries(quick_run):
         assert summary["n"] == len(summary["samples"]), key
     assert metrics["run_ms"]["by_runtime"][runtime]["n"] >= 1
     assert metrics["lifecycle_ms"]["by_runtime"][runtime]["median"] > 0
+    assert metrics["docker_run_ms"]["by_runtime"][runtime]["n"] >= 1  # the recorded docker config runs
+    assert metrics["trace_own_ms"]["by_runtime"][runtime]["n"] == 0  # --trace-startup is railcar's
+
+
+def test_above_floor_rows(quick_run):
+    runtime, res, out = quick_run
+    doc = _report(out)
+    assert set(doc["above_floor"]) == {"run_ms", "create_ms"}
+    if doc["floor"]["n"]:
+        run = doc["metrics"]["run_ms"]["by_runtime"][runtime]["median"]
+        assert doc["above_floor"]["run_ms"][runtime] == run - doc["floor"]["median"]
+    assert "run - floor" in res.stdout and "create - floor" in res.stdout
 
 
 def test_parallel_and_memory_sections(quick_run):

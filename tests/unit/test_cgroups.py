@@ -498,12 +498,16 @@ def test_v1_devices_writes(tmp_path: str) -> None:
     cg = V1Manager("v1", "/x", {"devices": d}, "", set())
     cg.apply(ALLOW_ALL_DEVICES, create=True)  # allow-all, and the cgroup allows all: nothing to write
     assert rd(cg, "devices.allow") == rd(cg, "devices.deny") == ""
-    cg.apply({}, create=True)  # no rules: deny all, then runc's default list (its emulator's start)
-    assert rd(cg, "devices.deny") == "a"                # (each write replaces a plain file's text)
-    assert rd(cg, "devices.allow") == "c 10:200 rwm"    # the last of runc's default rules
+    # no rules: deny all, then runc's default list (its emulator's start), one write(2) a rule
+    # through one open file (a plain file here collects them; the cgroup file takes each)
+    cg.apply({}, create=True)
+    assert rd(cg, "devices.deny") == "a"
+    runc_default = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm",
+                    "c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"]
+    assert rd(cg, "devices.allow") == "".join(runc_default)
     cg.apply({"devices": [{"allow": False}, {"allow": True, "type": "c", "major": 10, "minor": 229}]}, create=True)
     assert rd(cg, "devices.deny") == "a"
-    assert rd(cg, "devices.allow") == "c 10:200 rwm"
+    assert rd(cg, "devices.allow") == "c 10:229 rwm" + "".join(runc_default)  # the config's first
     assert devices.rule_text(("b", 8, -1), devices.ACC_R | devices.ACC_M) == "b 8:* rm"
 
 

@@ -8,7 +8,7 @@ enforce the same. Set when a container is made, never by `update`.
 
 from __future__ import annotations
 
-from railcar.cgroups.files import errtext, read_opt, write
+from railcar.cgroups.files import errtext, read_opt, write, write_each
 from railcar.errors import RailcarError, SpecError
 
 TYPE_CHECKING = False
@@ -94,8 +94,7 @@ def _set_v1(f: str, d: str, default_allow: bool, exc: dict[Key, int]) -> None:
     else:
         write(f, d, "devices.deny", "a")
         target = "devices.allow"
-    for key, bits in exc.items():
-        write(f, d, target, rule_text(key, bits))
+    write_each(f, d, target, [rule_text(key, bits) for key, bits in exc.items()])
 
 
 # -- the v1 semantics ------------------------------------------------------------------------

@@ -163,8 +163,8 @@ done
 compile csrc/launcher.c -DRC_STATIC
 for p in $pids; do wait "$p"; done
 # the compiled modules: objects kept in the cache beside their C, rebuilt when it changes
-HOTFLAGS="-O1 -fwrapv -w -I$PYINC"
-[ "$RELEASE" = 1 ] && HOTFLAGS="-O2 -DNDEBUG -fwrapv -w -I$PYINC"
+HOTFLAGS="-O1 -fwrapv -w -I$PYINC -Icsrc"
+[ "$RELEASE" = 1 ] && HOTFLAGS="-O2 -DNDEBUG -fwrapv -w -I$PYINC -Icsrc"
 pids=""
 while read -r src flags; do
     obj=${src%.c}.static.o

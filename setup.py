@@ -21,7 +21,7 @@ CORE_C = ["sync.c", "spawn.c", "pathres.c", "rootfs.c", "devices.c", "console.c"
           "loopback.c", "bpfdev.c", "idmap.c"]
 RELEASE = os.environ.get("RAILCAR_RELEASE") == "1"
 OPT = ["-O3", "-DNDEBUG"] if RELEASE else ["-O2", "-g"]
-HOT_OPT = ["-O2", "-DNDEBUG"] if RELEASE else ["-O1"]
+HOT_OPT = ["-Os", "-DNDEBUG"] if RELEASE else ["-Os"]
 
 
 def _run(cmd: list[str]) -> None:
@@ -82,14 +82,33 @@ def launcher_flags(pkgpaths: str) -> list[str]:
     static = static_libpython()
     # static libpython starts faster (no PIC); extension modules need its symbols exported
     pylib = ["-no-pie", static] if static else [f"-L{v('LIBDIR')}", f"-lpython{v('LDVERSION') or v('VERSION')}"]
+    libs = []
+    for flag in " ".join(v(k) or "" for k in ("LIBS", "MODLIBS", "SYSLIBS")).split():
+        if flag not in libs:
+            libs.append(flag)
     return [
         f"-I{sysconfig.get_path('include')}",
         f'-DRC_PYHOME="{sys.base_prefix}"',
         f'-DRC_STDLIB="{":".join(stdlib)}"',
         f'-DRC_PKGPATHS="{pkgpaths}"',
-        "-Wl,-export-dynamic", "-pthread", *pylib,
-        *(v("LIBS") or "").split(), *(v("MODLIBS") or "").split(), *(v("SYSLIBS") or "").split(),
+        "-Wl,-export-dynamic", "-pthread", *pylib, *static_where_possible(libs),
     ]
+
+
+def static_where_possible(libs: list[str]) -> list[str]:
+    """libz and libexpat (what libpython's built-in modules need) linked in when their archives
+    exist: each shared library is one more file for the dynamic loader to map and relocate at
+    every start and its touched pages count in the runtime's RSS. glibc's own (libm, libdl)
+    stay shared: their archives only link into a fully static program."""
+    found, rest = [], []
+    for flag in libs:
+        name = flag[2:] if flag.startswith("-l") else None
+        if name and name not in ("m", "dl", "pthread", "c", "util", "rt") and any(os.path.exists(os.path.join(d, f"lib{name}.a"))
+                                          for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib")):
+            found.append(flag)
+        else:
+            rest.append(flag)
+    return (["-Wl,-Bstatic", *found, "-Wl,-Bdynamic"] if found else []) + rest
 
 
 def hot_objects(build_dir: str) -> list[str]:
@@ -105,17 +124,24 @@ def hot_objects(build_dir: str) -> list[str]:
     mods = hotpath.generate(out)
     cc = os.environ.get("CC", "cc")
     inc = f"-I{sysconfig.get_path('include')}"
-    # generated code: -O1 compiles in a third of -O2's time and starts as fast (its cost is
-    # the module init and calls into the interpreter, not tight loops)
-    flags = [*HOT_OPT, "-fno-pie" if static_libpython() else "-fPIE", "-fwrapv", "-w", inc]
-    jobs = [(c, c[:-2] + ".o", extra) for c, extra in
+    # -Os: the code runs once per start, and every page of it a start touches counts in RSS;
+    # no unwind tables (nothing unwinds through C here), so no .eh_frame beside the code
+    flags = [*HOT_OPT, "-fno-pie" if static_libpython() else "-fPIE", "-fwrapv", "-w", inc, f"-I{CSRC}",
+             "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-DCYTHON_COMPRESS_STRINGS=0"]
+    # objects per set of flags: a change of flags rebuilds them, switching back reuses them
+    import hashlib
+
+    objdir = os.path.join(out, "obj-" + hashlib.sha256(" ".join([cc, *flags]).encode()).hexdigest()[:10])
+    os.makedirs(objdir, exist_ok=True)
+    jobs = [(c, os.path.join(objdir, os.path.basename(c)[:-2] + ".o"), extra) for c, extra in
             [(hotpath.c_path(out, m), hotpath.compile_flags(m)) for m in mods]
             + [(os.path.join(out, "hot_inittab.c"), [])]]
 
     def one(job: tuple[str, str, list[str]]) -> None:
         c, o, extra = job
         if not os.path.exists(o) or os.stat(o).st_mtime < os.stat(c).st_mtime:
-            subprocess.check_call([cc, *flags, *extra, "-c", c, "-o", o])
+            subprocess.check_call([cc, *flags, *extra, "-c", c, "-o", o + ".tmp"])
+            os.replace(o + ".tmp", o)
 
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         list(pool.map(one, jobs))
@@ -126,8 +152,9 @@ def hot_objects(build_dir: str) -> list[str]:
 def build_launcher(out: str, pkgpaths: str, objects: list[str]) -> None:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    _run([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), os.path.join(CSRC, "fastpath.c"),
-          *objects, *launcher_flags(pkgpaths)])
+    print(f"link {out} ({len(objects)} objects)", flush=True)
+    subprocess.check_call([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), os.path.join(CSRC, "fastpath.c"),
+          os.path.join(CSRC, "hotimport.c"), f"-I{CSRC}", *objects, *launcher_flags(pkgpaths)])
 
 
 def installed_pkgpath() -> str:

@@ -17,10 +17,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include "fastpath.h"
+#include "hotimport.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #if !defined(RC_PYHOME) && !defined(RC_STATIC)
 #error RC_PYHOME must be defined
@@ -199,12 +199,30 @@ static int static_exe(char *exe, size_t size, const char *argv0)
 
 #endif
 
-/* railcar's modules, compiled (tools/hotpath.py), and the C core: built in, found by the
- * prelude's finder */
-PyMODINIT_FUNC PyInit__core(void);
-extern struct _inittab rc_hot_modules[];
-extern const wchar_t rc_hot_prelude[];
-static const wchar_t rc_main[] = L"import railcar.main\nrailcar.main.main()\n";
+
+/* import railcar.main and call main(), which ends the process with os._exit: no __main__ code to
+ * compile (Py_RunMain's run_command), no finalization.  The collector is off: a command lives
+ * milliseconds and frees by reference counting; the long-lived ones (events) turn it back on. */
+static int run_main(void)
+{
+    PyObject *mod, *r = NULL;
+    if (rc_hotimport_install() < 0) {
+        PyErr_Print();
+        return 255;
+    }
+    PyGC_Disable();
+    mod = PyImport_ImportModule("railcar.main");
+    if (mod) {
+        r = PyObject_CallMethod(mod, "main", NULL);
+        Py_DECREF(mod);
+    }
+    if (!r) {
+        PyErr_Print();          /* exits for SystemExit, with its code */
+        return 1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -299,19 +317,8 @@ int main(int argc, char **argv)
     st = PyConfig_SetBytesArgv(&c, argc, argv);
     if (PyStatus_Exception(st))
         fatal(&c, st);
-    {
-        size_t np = wcslen(rc_hot_prelude), nm = wcslen(rc_main);
-        wchar_t *cmd = malloc((np + nm + 1) * sizeof *cmd);
-        if (!cmd)
-            fatal(&c, PyStatus_NoMemory());
-        wmemcpy(cmd, rc_hot_prelude, np);
-        wmemcpy(cmd + np, rc_main, nm + 1);
-        st = PyConfig_SetString(&c, &c.run_command, cmd);
-        free(cmd);
-        if (PyStatus_Exception(st))
-            fatal(&c, st);
-    }
-    if (PyImport_ExtendInittab(rc_hot_modules) < 0 || PyImport_AppendInittab("railcar._core", PyInit__core) < 0)
+    /* railcar's modules and its C core, compiled in (tools/hotpath.py) */
+    if (PyImport_ExtendInittab(rc_hot_modules) < 0)
         fatal(&c, PyStatus_NoMemory());
     st = Py_InitializeFromConfig(&c);
     PyConfig_Clear(&c);
@@ -329,5 +336,5 @@ int main(int argc, char **argv)
             Py_DECREF(v);
         }
     }
-    return Py_RunMain();
+    return run_main();
 }

@@ -20,9 +20,12 @@ def _interval(s: str) -> float:
 
 
 def main(args: dict, g: Globals) -> int:
+    import gc
     import os
     import select
     import time
+
+    gc.enable()  # the launcher starts with the collector off; this command may run for days
 
     import orjson
 

@@ -30,7 +30,17 @@ def test_init_symbols_are_unique() -> None:
     text = hotpath.inittab(mods)
     for m in mods:
         assert f'{{"{m.name}", {m.symbol}}}' in text
-    assert '"railcar.spec", ' in text and '"railcar.spec.uts", ' not in text.split("rc_hot_prelude")[1]
+    # the importer's table marks packages (they get a __path__), and has the C core
+    assert '{"railcar.spec", PyInit_railcar__spec, 1}' in text
+    assert '{"railcar.spec.uts", PyInit_railcar__spec__uts, 0}' in text
+    assert '{"railcar._core", PyInit__core, 0}' in text
+
+
+def test_cold_modules_are_linked_last() -> None:
+    names = [m.name for m in hotpath.modules(str(REPO))]
+    cold = [i for i, n in enumerate(names) if n in hotpath.COLD]
+    assert cold == list(range(len(names) - len(cold), len(names)))
+    assert set(hotpath.COLD) <= set(names), "COLD names a module that does not exist"
 
 
 def test_launcher_is_newer_than_the_sources() -> None:

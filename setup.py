@@ -103,8 +103,9 @@ def static_where_possible(libs: list[str]) -> list[str]:
     found, rest = [], []
     for flag in libs:
         name = flag[2:] if flag.startswith("-l") else None
-        if name and name not in ("m", "dl", "pthread", "c", "util", "rt") and any(os.path.exists(os.path.join(d, f"lib{name}.a"))
-                                          for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib")):
+        glibc = name in ("m", "dl", "pthread", "c", "util", "rt")
+        if name and not glibc and any(os.path.exists(os.path.join(d, f"lib{name}.a"))
+                                      for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib")):
             found.append(flag)
         else:
             rest.append(flag)
@@ -127,7 +128,8 @@ def hot_objects(build_dir: str) -> list[str]:
     # -Os: the code runs once per start, and every page of it a start touches counts in RSS;
     # no unwind tables (nothing unwinds through C here), so no .eh_frame beside the code
     flags = [*HOT_OPT, "-fno-pie" if static_libpython() else "-fPIE", "-fwrapv", "-w", inc, f"-I{CSRC}",
-             "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-DCYTHON_COMPRESS_STRINGS=0"]
+             "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-DCYTHON_COMPRESS_STRINGS=0",
+             "-DCYTHON_USE_DICT_VERSIONS=0", "-DCYTHON_UNPACK_METHODS=0"]
     # objects per set of flags: a change of flags rebuilds them, switching back reuses them
     import hashlib
 
@@ -153,8 +155,8 @@ def build_launcher(out: str, pkgpaths: str, objects: list[str]) -> None:
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cc = os.environ.get("CC", "cc")
     print(f"link {out} ({len(objects)} objects)", flush=True)
-    subprocess.check_call([cc, *OPT, "-Wall", "-o", out, os.path.join(CSRC, "launcher.c"), os.path.join(CSRC, "fastpath.c"),
-          os.path.join(CSRC, "hotimport.c"), f"-I{CSRC}", *objects, *launcher_flags(pkgpaths)])
+    sources = [os.path.join(CSRC, c) for c in ("launcher.c", "fastpath.c", "hotimport.c")]
+    subprocess.check_call([cc, *OPT, "-Wall", "-o", out, *sources, f"-I{CSRC}", *objects, *launcher_flags(pkgpaths)])
 
 
 def installed_pkgpath() -> str:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BundleFactory, Runtime
+from tests.conftest import REPO, BundleFactory, Runtime
+
+sys.path.insert(0, str(REPO / "tools"))
+import hotpath  # noqa: E402
 
 pytestmark = pytest.mark.railcar_only
 
@@ -75,6 +79,10 @@ def test_hot_commands_import_nothing_heavy(
     runtime._prepare(make_bundle(["true"]), run_id)
     seen["run"] = imported(runtime.run("run", "--bundle", str(make_bundle(["true"]).path), run_id, check=True).stderr)
     assert all(seen.values()), f"RAILCAR_IMPORTTIME printed nothing: {seen}"
+    # tools/hotpath.py links what run imports first (RSS: see its RUN): keep that list true
+    ours = {m for m in seen["run"] if m.startswith("railcar") and m != "railcar._core"}
+    missing = sorted(ours - set(hotpath.RUN))
+    assert not missing, f"run imports modules tools/hotpath.py's RUN lacks: {missing}"
     bad = {cmd: sorted(mods & FORBIDDEN) for cmd, mods in seen.items() if mods & FORBIDDEN}
     assert not bad, f"heavy modules on the hot path: {bad}"
 

@@ -163,12 +163,13 @@ done
 compile csrc/launcher.c -DRC_STATIC
 for p in $pids; do wait "$p"; done
 # the compiled modules: objects kept in the cache beside their C, rebuilt when it changes
-HOTFLAGS="-O1 -fwrapv -w -I$PYINC -Icsrc"
-[ "$RELEASE" = 1 ] && HOTFLAGS="-O2 -DNDEBUG -fwrapv -w -I$PYINC -Icsrc"
+HOTFLAGS="-I$PYINC -Icsrc"   # with each file's own from sources.txt (tools/hotpath.py's CFLAGS)
+[ "$RELEASE" = 1 ] && HOTFLAGS="$HOTFLAGS -DNDEBUG"
 pids=""
 while read -r src flags; do
-    obj=${src%.c}.static.o
-    if [ ! -f "$obj" ] || [ "$obj" -ot "$src" ] || [ "$obj" -ot "$CC" ]; then
+    obj=${src%.c}.static$RELEASE.o   # rebuilt when its C, the flags (sources.txt) or the compiler change
+    if [ ! -f "$obj" ] || [ "$obj" -ot "$src" ] || [ "$obj" -ot "$REPO/build/static-hot/sources.txt" ] \
+            || [ "$obj" -ot "$CC" ]; then
         # shellcheck disable=SC2086
         "$CC" $HOTFLAGS $flags -c "$src" -o "$obj.tmp" && mv -f "$obj.tmp" "$obj" &
         pids="$pids $!"

@@ -21,7 +21,7 @@ CORE_C = ["sync.c", "spawn.c", "pathres.c", "rootfs.c", "devices.c", "console.c"
           "loopback.c", "bpfdev.c", "idmap.c"]
 RELEASE = os.environ.get("RAILCAR_RELEASE") == "1"
 OPT = ["-O3", "-DNDEBUG"] if RELEASE else ["-O2", "-g"]
-HOT_OPT = ["-Os", "-DNDEBUG"] if RELEASE else ["-Os"]
+HOT_OPT = ["-DNDEBUG"] if RELEASE else []  # the rest: tools/hotpath.py's CFLAGS
 
 
 def _run(cmd: list[str]) -> None:
@@ -125,11 +125,7 @@ def hot_objects(build_dir: str) -> list[str]:
     mods = hotpath.generate(out)
     cc = os.environ.get("CC", "cc")
     inc = f"-I{sysconfig.get_path('include')}"
-    # -Os: the code runs once per start, and every page of it a start touches counts in RSS;
-    # no unwind tables (nothing unwinds through C here), so no .eh_frame beside the code
-    flags = [*HOT_OPT, "-fno-pie" if static_libpython() else "-fPIE", "-fwrapv", "-w", inc, f"-I{CSRC}",
-             "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-DCYTHON_COMPRESS_STRINGS=0",
-             "-DCYTHON_USE_DICT_VERSIONS=0", "-DCYTHON_UNPACK_METHODS=0"]
+    flags = [*HOT_OPT, *hotpath.CFLAGS, "-fno-pie" if static_libpython() else "-fPIE", inc, f"-I{CSRC}"]
     # objects per set of flags: a change of flags rebuilds them, switching back reuses them
     import hashlib
 

@@ -7,7 +7,7 @@
  * module's own initialization.  For railcar's modules, which are all built
  * into the executable, this replacement does what importlib would, in C: the
  * parent package first, a ModuleSpec (origin "built-in", packages get their
- * directory as __path__, so modules that are not compiled are still found
+ * directory as __path__ (home_dir/railcar/...), so modules that are not compiled are still found
  * there by the import system), sys.modules before the body runs and out of it
  * again on failure, __spec__._initializing while it runs, the attribute on
  * the parent.  Any other name goes to importlib's own function.
@@ -21,7 +21,7 @@
 static PyObject *table;        /* name -> index into rc_hot */
 static PyObject *fallback;     /* importlib._bootstrap._find_and_load */
 static PyObject *ModuleSpec, *BuiltinImporter;
-static PyObject *home;         /* sys.path[0]: where the package's directory is */
+static PyObject *home;         /* where the package's directory is */
 static PyObject *dot_str, *slash_str;
 
 static PyObject *load(PyObject *name, const struct rc_hot_module *m);
@@ -184,18 +184,15 @@ fail:
     return NULL;
 }
 
-int rc_hotimport_install(void)
+int rc_hotimport_install(const char *home_dir)
 {
     PyObject *bootstrap = PyImport_ImportModule("_frozen_importlib");
-    PyObject *path = PySys_GetObject("path");     /* borrowed */
     PyObject *fn = NULL;
     Py_ssize_t i;
     int rc = -1;
 
-    if (!bootstrap || !path || !PyList_Check(path) || PyList_GET_SIZE(path) < 1)
+    if (!bootstrap || !(home = PyUnicode_DecodeFSDefault(home_dir)))
         goto out;
-    home = PyList_GET_ITEM(path, 0);
-    Py_INCREF(home);
     if (!(dot_str = PyUnicode_FromString(".")) || !(slash_str = PyUnicode_FromString("/")) ||
         !(table = PyDict_New()) || !(fallback = PyObject_GetAttrString(bootstrap, "_find_and_load")) ||
         !(ModuleSpec = PyObject_GetAttrString(bootstrap, "ModuleSpec")) ||

@@ -12,6 +12,7 @@ struct rc_hot_module {
 extern const struct rc_hot_module rc_hot[];   /* ends with a NULL name */
 extern struct _inittab rc_hot_modules[];      /* the same, for PyImport_ExtendInittab */
 
-/* After Py_Initialize: importlib's _find_and_load answers rc_hot's names in C. */
-int rc_hotimport_install(void);
+/* After Py_Initialize: importlib's _find_and_load answers rc_hot's names in C.  home_dir holds
+ * the railcar package's directory (its packages' __path__ are under it). */
+int rc_hotimport_install(const char *home_dir);
 #endif

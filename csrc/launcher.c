@@ -130,8 +130,14 @@ static void fatal(PyConfig *c, PyStatus st)
     exit(255);
 }
 
+/* Where the railcar package's directory is (hotimport.c: the __path__ of its packages): the
+ * first of RC_PKGPATHS, or the static binary's zip. */
+static char rc_home[PATH_MAX * 2];
+
 #ifndef RC_STATIC
-static void add_paths(PyConfig *c, const char *list, const char *exedir)
+/* Each of `list` (':'-separated, relative to exedir unless absolute) onto sys.path; the first
+ * into `first` when it is not NULL. */
+static void add_paths(PyConfig *c, const char *list, const char *exedir, char *first, size_t size)
 {
     char buf[PATH_MAX * 2];
     const char *p = list;
@@ -143,6 +149,10 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir)
             snprintf(buf, sizeof buf, "%.*s", (int)n, p);
         else
             snprintf(buf, sizeof buf, "%s/%.*s", exedir, (int)n, p);
+        if (first) {
+            snprintf(first, size, "%s", buf);
+            first = NULL;
+        }
         w = Py_DecodeLocale(buf, NULL);
         if (w) {
             PyWideStringList_Append(&c->module_search_paths, w);
@@ -206,7 +216,7 @@ static int static_exe(char *exe, size_t size, const char *argv0)
 static int run_main(void)
 {
     PyObject *mod, *r = NULL;
-    if (rc_hotimport_install() < 0) {
+    if (rc_hotimport_install(rc_home) < 0) {
         PyErr_Print();
         return 255;
     }
@@ -279,6 +289,7 @@ int main(int argc, char **argv)
         if (!w)
             fatal(&c, PyStatus_NoMemory());
         PyWideStringList_Append(&c.module_search_paths, w);  /* the zip at our end */
+        snprintf(rc_home, sizeof rc_home, "%s", exe);
         st = PyConfig_SetString(&c, &c.executable, w);
         PyMem_RawFree(w);
         if (PyStatus_Exception(st))
@@ -308,8 +319,10 @@ int main(int argc, char **argv)
     if (getenv("RAILCAR_IMPORTTIME"))
         c.import_time = 1;
 #ifndef RC_STATIC
-    add_paths(&c, RC_PKGPATHS, exe);
-    add_paths(&c, RC_STDLIB, exe);
+    /* the stdlib first: what the interpreter and railcar import by path is there (railcar's own
+     * modules are built in), and no other directory is listed to find it */
+    add_paths(&c, RC_STDLIB, exe, NULL, 0);
+    add_paths(&c, RC_PKGPATHS, exe, rc_home, sizeof rc_home);
     st = PyConfig_SetBytesString(&c, &c.home, RC_PYHOME);
     if (PyStatus_Exception(st))
         fatal(&c, st);

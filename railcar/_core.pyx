@@ -3,6 +3,7 @@
 structs, then the fork-to-exec critical section in csrc/ with the GIL
 released.  Nothing else lives here."""
 
+from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport errno
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -382,9 +383,6 @@ cdef class Spawn:
                 self.res.msg.text.decode("utf-8", "replace"))
 
 
-cdef extern from "sched.h":
-    int setns(int fd, int nstype) nogil
-
 cdef extern from "sys/mount.h":
     int c_mount "mount"(const char *source, const char *target, const char *fstype,
                         unsigned long flags, const void *data) nogil
@@ -439,15 +437,6 @@ def seccomp_flags_accepted(unsigned long flags):
     return r == -1 and errno == 14  # EFAULT
 
 
-cdef extern from "sys/prctl.h":
-    int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
-              unsigned long arg5) nogil
-
-cdef extern from "unistd.h":
-    int getppid() nogil
-    void _exit(int status) nogil
-
-
 cdef extern from "sys/inotify.h":
     int inotify_init1(int flags) nogil
     int inotify_add_watch(int fd, const char *path, unsigned int mask) nogil
@@ -473,19 +462,139 @@ def inotify_modified(bytes path):
     return fd
 
 
-def die_with_parent(int parent):
-    """In a forked child (a hook's preexec): SIGKILL when the runtime dies, and exit now if it
-    already has (the fork raced its death)."""
-    prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-    if getppid() != parent:
-        _exit(137)
+cdef extern from "hooks.h":
+    enum:
+        RC_HOOK_DONE
+        RC_HOOK_TIMEOUT
+        RC_HOOK_EINTR
+    struct rc_hook:
+        const char *path
+        char *const *argv
+        char *const *envp
+        int nns
+        const int *ns_fd
+    struct rc_hook_buf:
+        char *data
+        size_t len
+    struct rc_hook_run:
+        int pid
+        const char *data
+        size_t len
+        rc_hook_buf out
+        rc_hook_buf err
+        int status
+        int reaped
+        const char *stage
+        int err_no
+    void rc_hook_init(rc_hook_run *r) nogil
+    int rc_hook_spawn(const rc_hook *h, rc_hook_run *r) nogil
+    int rc_hook_communicate(rc_hook_run *r, long long timeout_s) nogil
+    int rc_hook_kill(rc_hook_run *r) nogil
+    void rc_hook_close(rc_hook_run *r) nogil
 
 
-def enter(fds):
-    """setns into each fd in order (a hook's preexec: user first, mount last)."""
-    for fd in fds:
-        if setns(fd, 0) < 0:
-            raise OSError(errno, "setns")
+cdef char **_argv(list items, list keep) except NULL:
+    cdef char **v = <char **>calloc(len(items) + 1, sizeof(char *))
+    cdef Py_ssize_t i
+    if v == NULL:
+        raise MemoryError()
+    for i, b in enumerate(items):
+        keep.append(b)
+        v[i] = <char *>(<bytes>b)
+    return v
+
+
+cdef class Hook:
+    """One OCI hook run by the C core (csrc/hooks.c): spawn (its own session, dying with the
+    runtime, stdin/stdout/stderr pipes, every other fd closed), then communicate (the state in,
+    the output out, the exit awaited within the timeout, the GIL released)."""
+    cdef rc_hook_run run
+    cdef bytes data
+
+    def __cinit__(self):
+        rc_hook_init(&self.run)
+
+    def __dealloc__(self):
+        with nogil:
+            rc_hook_kill(&self.run)
+            rc_hook_close(&self.run)
+
+    def spawn(self, bytes path, list args, list env, list ns_fds, bytes data):
+        """Start `path` with `args` (bytes), `env` (bytes "K=V"; None: the runtime's own),
+        after setns into each of `ns_fds` in order; `data` goes to its stdin. OSError(errno,
+        stage) when it could not start: stage "exec" for execve's own failure."""
+        cdef rc_hook h
+        cdef list keep = []
+        cdef int *fds = NULL
+        cdef int r, i
+        memset(&h, 0, sizeof(h))
+        h.path = path
+        try:
+            h.argv = _argv(args, keep)
+            if env is not None:
+                h.envp = _argv(env, keep)
+            if ns_fds:
+                fds = <int *>calloc(len(ns_fds), sizeof(int))
+                if fds == NULL:
+                    raise MemoryError()
+                for i in range(len(ns_fds)):
+                    fds[i] = ns_fds[i]
+                h.nns = len(ns_fds)
+                h.ns_fd = fds
+            self.data = data
+            self.run.data = self.data
+            self.run.len = len(data)
+            with nogil:
+                r = rc_hook_spawn(&h, &self.run)
+        finally:
+            free(<void *>h.argv)
+            free(<void *>h.envp)
+            free(fds)
+        if r < 0:
+            raise OSError(self.run.err_no, self.run.stage.decode())
+
+    def communicate(self, long long timeout):
+        """Until the hook has exited (True) or `timeout` seconds (0: none) have passed (False);
+        Python signal handlers run meanwhile (KeyboardInterrupt propagates)."""
+        cdef int r
+        while True:
+            with nogil:
+                r = rc_hook_communicate(&self.run, timeout)
+            if r == RC_HOOK_DONE:
+                return True
+            if r == RC_HOOK_TIMEOUT:
+                return False
+            if r == RC_HOOK_EINTR:
+                PyErr_CheckSignals()
+                continue
+            raise OSError(self.run.err_no, self.run.stage.decode())
+
+    def kill(self):
+        """SIGKILL the hook's session and reap it (nothing if it is reaped already)."""
+        cdef int r
+        with nogil:
+            r = rc_hook_kill(&self.run)
+        if r < 0:
+            raise OSError(self.run.err_no, self.run.stage.decode())
+
+    @property
+    def pid(self):
+        return self.run.pid
+
+    @property
+    def returncode(self):
+        """subprocess's: None while running, the exit status, or -signal."""
+        cdef int st = self.run.status
+        if not self.run.reaped:
+            return None
+        if st & 0x7f == 0:
+            return (st >> 8) & 0xff
+        return -(st & 0x7f)
+
+    def output(self):
+        """(stdout, stderr) as read, each up to RC_HOOK_OUT_MAX bytes."""
+        return (self.run.out.data[:self.run.out.len] if self.run.out.len else b"",
+                self.run.err.data[:self.run.err.len] if self.run.err.len else b"")
 
 
 cdef extern from "poll.h":

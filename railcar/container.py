@@ -271,12 +271,9 @@ def _creation_hooks(c: Container, hooks: dict[str, Any], pid: int) -> None:
     hk.run("prestart", hooks.get("prestart") or [], state, record=record)
     hk.run("createRuntime", hooks.get("createRuntime") or [], state, record=record)
     if hooks.get("createContainer"):
-        from railcar import _core
-
         fds = _ns_fds(pid)
         try:
-            hk.run("createContainer", hooks["createContainer"], state,
-                   preexec=lambda: _core.enter(fds), record=record)
+            hk.run("createContainer", hooks["createContainer"], state, ns_fds=fds, record=record)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -337,7 +334,41 @@ def start(c: Container) -> None:
     if hooks.get("poststart"):
         from railcar import hooks as hk
 
+        _await_program(c, hooks.get("startContainer") or [])
         hk.run_logged("poststart", hooks["poststart"], c.oci_state(), os.path.join(c.dir, HOOK))
+
+
+def _await_program(c: Container, start_hooks: list[dict[str, Any]]) -> None:
+    """poststart hooks run "after the user-specified process is executed" (the spec), so after
+    the startContainer hooks the helper runs before that exec: wait until the process that runs
+    them (the init with --no-init, else the init's child) has left the helper's image, or is
+    gone. Bounded: past the hooks' own timeouts plus 10 s, the poststart hooks run anyway."""
+    import time
+
+    pid = c.pid
+    deadline = time.monotonic() + 10 + sum(h.get("timeout") or 0 for h in start_hooks)
+    delay = 0.0005
+    while time.monotonic() < deadline:
+        if c.data.get("init"):
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+                    pids = [int(p) for p in f.read().split()]
+            except OSError:
+                return  # gone, or a kernel without the children file: nothing to wait on
+        else:
+            pids = [pid]
+        if not any(_in_helper(p) for p in pids):
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
+def _in_helper(pid: int) -> bool:
+    """Whether `pid` still runs the helper's image (the sealed memfd), not yet the program's."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe").startswith("/memfd:railcar-init")
+    except OSError:
+        return False
 
 
 def destroy(c: Container, force: bool = False) -> None:

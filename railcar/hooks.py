@@ -6,90 +6,87 @@ from railcar.errors import RailcarError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any
 
 
 def run(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
-        preexec: Callable[[], None] | None = None, record: str | None = None) -> None:
+        ns_fds: list[int] | None = None, record: str | None = None) -> None:
     """Run hooks in order; the first failure raises RailcarError naming the hook.
 
     Each hook runs in its own session and dies with the runtime (SIGKILL on the parent's
     death); while it runs, `record` (a file in the container's state dir) names its session,
-    so that delete --force finds and kills what a killed runtime's hook left running."""
+    so that delete --force finds and kills what a killed runtime's hook left running. With
+    `ns_fds` (createContainer), the hook joins those namespaces, in order, before its exec."""
     if not hooks:
         return
+    from railcar import trace
     from railcar.jsonfast import dumps
 
     data = dumps(state).encode()
     for i, h in enumerate(hooks):
-        _run_one(f"{kind} hook #{i}", h, data, preexec, record)
+        _run_one(f"{kind} hook #{i}", h, data, ns_fds, record)
+    trace.mark(f"{kind} hooks")
 
 
-def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], None] | None,
+def _run_one(name: str, h: dict[str, Any], data: bytes, ns_fds: list[int] | None,
              record: str | None) -> None:
-    import os
-    import subprocess
-
+    """One hook through the C core (csrc/hooks.c): no Python runs between its fork and exec."""
     from railcar import _core
+    from railcar.errors import strerror
 
     path = h["path"]
     args = h.get("args") or [path]
     timeout = h.get("timeout")
     what = f"{name} ({path})"
-    parent = os.getpid()
-
-    def child() -> None:
-        _core.die_with_parent(parent)
-        if preexec is not None:
-            preexec()
-
     try:
-        p = subprocess.Popen(args, executable=path, env=_env(h.get("env")), stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                             preexec_fn=child, start_new_session=True)
-    except OSError as e:
-        from railcar.errors import strerror
-
-        raise RailcarError(f"{what}: {strerror(e.errno)}") from None
+        argv = [_fs(a) for a in args]
+        env = _env(h.get("env"))
+        exe = _fs(path)
+    except ValueError as e:  # an embedded NUL, a lone surrogate: no exec could take it
+        raise RailcarError(f"{what}: {e}") from None
+    hook = _core.Hook()
+    try:
+        hook.spawn(exe, argv, env, ns_fds or [], data)
+    except OSError as e:  # execve's errno alone, as before; an earlier step is named
+        how = strerror(e.errno) if e.strerror == "exec" else f"{e.strerror}: {strerror(e.errno)}"
+        raise RailcarError(f"{what}: {how}") from None
     if record:
-        _record(record, p.pid)
+        _record(record, hook.pid)
     try:
-        out, err = p.communicate(data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(p)
-        raise RailcarError(f"{what}: timed out after {timeout}s") from None
-    except BrokenPipeError:
-        out, err = b"", b""
-        p.wait()
+        if not hook.communicate(timeout or 0):
+            hook.kill()
+            raise RailcarError(f"{what}: timed out after {timeout}s")
+    except OSError as e:
+        raise RailcarError(f"{what}: {e.strerror}: {strerror(e.errno)}") from None
     finally:
-        if record:
-            _unrecord(record, p)
-    if p.returncode != 0:
+        _unrecord(record, hook)
+    code = hook.returncode
+    if code != 0:
+        out, err = hook.output()
         detail = (err or out).decode("utf-8", "replace").strip()
-        how = (f"exit status {p.returncode}" if p.returncode > 0 else f"killed by signal {-p.returncode}")
+        how = f"exit status {code}" if code > 0 else f"killed by signal {-code}"
         raise RailcarError(f"{what}: {how}" + (f", stderr: {detail}" if detail else ""))
 
 
-def _env(env: list[str] | None) -> dict[str, str] | None:
-    """The hook's env; absent means the runtime's own (runc's exec.Cmd), so a hook written
-    without one still has PATH (nvidia-container-runtime-hook, hooks.d)."""
+def _fs(s: str) -> bytes:
+    """An argument as the kernel takes it (os.fsencode's bytes); ValueError if it cannot be one."""
+    b = s.encode("utf-8", "surrogateescape")
+    if b"\0" in b:
+        raise ValueError("embedded null byte")
+    return b
+
+
+def _env(env: list[str] | None) -> list[bytes] | None:
+    """The hook's env, exactly: one K=V per name (the last value given wins, at the place of the
+    first; "K" alone is "K="); absent means the runtime's own (runc's exec.Cmd), so a hook
+    written without one still has PATH (nvidia-container-runtime-hook, hooks.d)."""
     if env is None:
         return None
     out: dict[str, str] = {}
     for kv in env:
         k, _, v = kv.partition("=")
         out[k] = v
-    return out
-
-
-def _kill(p: Any) -> None:
-    import os
-
-    try:
-        os.killpg(p.pid, 9)
-    except OSError:
-        pass
-    p.wait()
+    return [_fs(f"{k}={v}") for k, v in out.items()]
 
 
 def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
@@ -122,15 +119,19 @@ def _record(path: str, pid: int) -> None:
         pass  # the hook still dies with the runtime; only a later delete cannot find it
 
 
-def _unrecord(path: str, p: Any) -> None:
+def _unrecord(path: str | None, hook: Any) -> None:
     import os
 
-    if p.returncode is None:  # interrupted while it runs: take its session down with us
-        _kill(p)
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    if hook.returncode is None:  # interrupted while it runs: take its session down with us
+        try:
+            hook.kill()
+        except OSError:
+            pass
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def kill_recorded(path: str) -> None:

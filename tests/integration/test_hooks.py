@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 
 from tests.conftest import BundleFactory, Runtime, describe
 from tests.support.bundle import Bundle
+from tests.support.procfs import ns_link
 
 CREATE_KINDS = ("prestart", "createRuntime", "createContainer")
 ALL_KINDS = (*CREATE_KINDS, "startContainer", "poststart", "poststop")
@@ -284,3 +287,146 @@ def test_create_killed_midway_leaves_a_stopped_container(runtime: Runtime, make_
     assert runtime.container_dirs() == []
     runtime.wait_until(lambda: runtime.stray_processes() == [], 10, "the container's processes to go")
     assert runtime.cgroup_dirs(cid) == []
+
+
+# --- the C core's hook runner (csrc/hooks.c): what it must keep of the subprocess one ------------
+
+def _fail_text(
+    runtime: Runtime, make_bundle: BundleFactory, hook: dict[str, Any], kind: str = "prestart", **kw: Any
+) -> str:
+    """The create's stderr with `hook` as the only `kind` hook, which must fail it."""
+    cid = runtime.new_id()
+    res = runtime.create(make_bundle(["true"], hooks={kind: [hook]}), cid, check=False, **kw)
+    assert res.returncode == 1, describe(res)
+    assert runtime.container_dirs() == []
+    return res.stderr
+
+
+@pytest.mark.railcar_only
+def test_hook_exec_failure_is_worded(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """execve's errno comes back from the child, worded as the OSError subprocess raised was."""
+    err = _fail_text(runtime, make_bundle, {"path": "/no/such/hook"})
+    assert "prestart hook #0 (/no/such/hook): no such file or directory" in err, err
+    script = runtime.workdir / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o644)
+    err = _fail_text(runtime, make_bundle, {"path": str(script)}, "createRuntime")
+    assert f"createRuntime hook #0 ({script}): permission denied" in err, err
+
+
+@pytest.mark.railcar_only
+def test_hook_failure_names_status_signal_and_output(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """stderr is quoted when there is any, else stdout; exit statuses and signals as they were."""
+    err = _fail_text(runtime, make_bundle, {"path": "/bin/sh", "args": ["sh", "-c", "echo out; echo err >&2; exit 3"]})
+    assert "prestart hook #0 (/bin/sh): exit status 3, stderr: err" in err, err
+    err = _fail_text(runtime, make_bundle, {"path": "/bin/sh", "args": ["sh", "-c", "echo only-out; exit 4"]})
+    assert "prestart hook #0 (/bin/sh): exit status 4, stderr: only-out" in err, err
+    err = _fail_text(runtime, make_bundle, {"path": "/bin/sh", "args": ["sh", "-c", "kill -9 $$"]})
+    assert "prestart hook #0 (/bin/sh): killed by signal 9" in err and "stderr:" not in err, err
+    t0 = time.monotonic()
+    err = _fail_text(runtime, make_bundle, {"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1})
+    assert "prestart hook #0 (/bin/sleep): timed out after 1s" in err, err
+    assert time.monotonic() - t0 < 8
+
+
+@pytest.mark.railcar_only
+def test_hook_env_is_exactly_its_own(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """`env` is the whole environment (one entry per name, the last value; "K" is "K="); a state
+    larger than a pipe reaches stdin whole."""
+    log = runtime.workdir / "env.bin"
+    got = runtime.workdir / "stdin.json"
+    hooks = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat /proc/$$/environ > {log}; cat > {got}"],
+                           "env": ["A=1", "B", "A=2", "C=x=y", "PATH=/usr/bin:/bin"]}]}
+    # create only: start's exec fifo takes no state this large (a separate issue)
+    _create_and_delete(runtime, make_bundle(["true"], hooks=hooks, annotations={"big": "y" * 300000}))
+    assert log.read_bytes() == b"A=2\0B=\0C=x=y\0PATH=/usr/bin:/bin\0"
+    assert json.loads(got.read_text())["annotations"]["big"] == "y" * 300000
+
+
+@pytest.mark.railcar_only
+def test_hook_gets_only_its_pipes(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """Nothing but 0-2 (pipes) is open in the hook: none of the runtime's fds, not even one its
+    caller left open. (The listing is the hook's stdout, quoted in the error.)"""
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", "ls -l /proc/$$/fd; exit 1"]}
+    leaked = os.open("/dev/null", os.O_RDONLY)
+    try:
+        err = _fail_text(runtime, make_bundle, hook, fds={7: leaked})
+    finally:
+        os.close(leaked)
+    links = dict(line.split()[-3::2] for line in err.splitlines() if " -> " in line)
+    assert sorted(links) == ["0", "1", "2"], err
+    assert all(t.startswith("pipe:") for t in links.values()), err
+
+
+@pytest.mark.railcar_only
+def test_hook_that_ignores_a_large_state_and_floods_output(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """A hook that reads none of a state larger than a pipe (EPIPE is no error), and one that
+    writes more than a pipe holds before reading its stdin, both succeed."""
+    hooks = {"prestart": [{"path": "/bin/true"},
+                          {"path": "/bin/sh", "args": ["sh", "-c", "head -c 300000 /dev/zero; cat >/dev/null"]}]}
+    _create_and_delete(runtime, make_bundle(["true"], hooks=hooks, annotations={"big": "z" * 300000}))
+
+
+def _create_and_delete(runtime: Runtime, b: Bundle, **kw: Any) -> None:
+    cid = runtime.new_id()
+    res = runtime.create(b, cid, check=False, **kw)
+    assert res.returncode == 0, describe(res)
+    runtime.delete(cid, force=True)
+
+
+@pytest.mark.railcar_only
+@pytest.mark.parametrize("userns", [False, True])
+def test_create_container_hook_joins_the_namespaces(runtime: Runtime, make_bundle: BundleFactory,
+                                                    userns: bool) -> None:
+    """createContainer hooks run in the container's namespaces (a user namespace too: entered
+    from a plain fork, which the C core uses then); what they print makes the error."""
+    show = "for n in mnt uts ipc net user; do echo $n=$(readlink /proc/$$/ns/$n) >&2; done; "
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", show + "cat /proc/$$/uid_map >&2; exit 1"]}
+    b = make_bundle(["true"], hooks={"createContainer": [hook]})
+    if userns:
+        mapping = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        b.set_namespace("user")
+        b.config["linux"].update(uidMappings=mapping, gidMappings=mapping)
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "cgroup"]
+    res = runtime.create(b, runtime.new_id(), check=False)
+    assert res.returncode == 1, describe(res)
+    seen = dict(x.split("=", 1) for x in res.stderr.replace("stderr: ", "\n").splitlines() if "=" in x and ":[" in x)
+    for n in ("mnt", "uts", "ipc", "net"):
+        assert seen[n] != ns_link(n), (n, res.stderr)
+    assert (seen["user"] != ns_link("user")) == userns, res.stderr
+    if userns:
+        assert "0     100000      65536" in res.stderr, res.stderr
+    assert runtime.container_dirs() == []
+
+
+@pytest.mark.railcar_only
+def test_hook_dies_with_a_killed_runtime(runtime: Runtime, make_bundle: BundleFactory) -> None:
+    """PR_SET_PDEATHSIG: a create SIGKILLed in its hook takes the hook with it, before any delete."""
+    marker = f"hook-{runtime.new_id()}"
+    b = make_bundle(["true"], hooks={"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1000"],
+                                                   "env": [f"MARK={marker}"]}]})
+    cid = runtime.new_id()
+    runtime._prepare(b, cid)
+    proc = runtime.popen("create", "--bundle", str(b.path), cid, io=cid)
+    hooks: list[int] = []
+    try:
+        runtime.wait_until(lambda: bool(hooks.extend(_marked(marker)) or hooks), 10, "the hook to run")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        runtime.wait_until(lambda: all(_zombie(p) for p in hooks), 5, "the hook to die with the runtime")
+    finally:
+        for p in _marked(marker):
+            os.kill(p, signal.SIGKILL)
+        runtime.delete(cid, force=True, check=False)
+
+
+def _marked(marker: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if marker.encode() in (d / "environ").read_bytes() and not _zombie(int(d.name)):
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out

@@ -87,6 +87,33 @@ def test_hot_commands_import_nothing_heavy(
     assert not bad, f"heavy modules on the hot path: {bad}"
 
 
+def test_hooks_import_nothing_heavy(
+    runtime: Runtime, make_bundle: BundleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hooks run through the C core (csrc/hooks.c): neither subprocess nor threading, selectors
+    or signal come in with them, at create (prestart, createRuntime, createContainer), start
+    (poststart) or delete (poststop), nor when one fails."""
+    monkeypatch.setenv("RAILCAR_IMPORTTIME", "1")
+    monkeypatch.setenv("RAILCAR_FASTPATH", "0")
+    hook = {"path": "/bin/true"}
+    kinds = ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+    cid = runtime.new_id()
+    res = runtime.create(make_bundle(["sleep", "30"], hooks={k: [hook] for k in kinds}), cid)
+    seen = {"create": imported(res.stderr + runtime.io_text(cid, "err"))}
+    seen["start"] = imported(runtime.run("start", cid, check=True).stderr)
+    runtime.run("kill", cid, "KILL", check=True)
+    runtime.wait_status(cid, "stopped")
+    seen["delete"] = imported(runtime.run("delete", cid, check=True).stderr)
+    bad_id = runtime.new_id()
+    res = runtime.create(make_bundle(["true"], hooks={"prestart": [{"path": "/no/such/hook"}]}), bad_id, check=False)
+    assert res.returncode == 1 and "no such file or directory" in res.stderr, res.stderr
+    seen["failed create"] = imported(res.stderr)
+    assert all(seen.values()), f"RAILCAR_IMPORTTIME printed nothing: {seen}"
+    heavy = FORBIDDEN | {"selectors", "_posixsubprocess"}
+    bad = {cmd: sorted(mods & heavy) for cmd, mods in seen.items() if mods & heavy}
+    assert not bad, f"heavy modules on the hooks' path: {bad}"
+
+
 def test_fast_path_answers_without_python(
     runtime: Runtime, make_bundle: BundleFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -325,8 +325,15 @@ def start(c: Container) -> None:
 
     state = c.oci_state(status)  # "created": what startContainer hooks see, as runc gives them
     data = dumps(state).encode()
+    # the state (startContainer hooks' stdin) may exceed the pipe's 64 KiB (annotations): the
+    # open was non-blocking only to see ENXIO, the write is blocking and whole
+    view = memoryview(len(data).to_bytes(4, "little") + data)
     try:
-        os.write(fd, len(data).to_bytes(4, "little") + data)  # startContainer hooks' stdin
+        os.set_blocking(fd, True)
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        raise RailcarError("cannot start a container that has stopped") from None
     finally:
         os.close(fd)
     os.unlink(fifo)

@@ -430,3 +430,22 @@ def _marked(marker: str) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+def test_start_container_hook_gets_a_state_larger_than_a_pipe(
+    runtime: Runtime, make_bundle: BundleFactory, tmp_path: Path
+) -> None:
+    """start hands the state to the container's helper through the exec fifo, for the
+    startContainer hooks' stdin: 300 kB of annotations do not fit a pipe's 64 KiB; the hook still
+    gets all of it and the program starts (a partial write left the helper waiting)."""
+    logdir = tmp_path / "log"
+    logdir.mkdir()
+    ann = {f"org.example.k{i}": "v" * 1000 for i in range(300)}
+    b = make_bundle(["sleep", "60"], hooks={"startContainer": [recording_hook("startContainer", IN_CONTAINER_DIR)]},
+                    annotations=ann)
+    b.add_mount(IN_CONTAINER_DIR, "bind", str(logdir), ["rbind", "rw"])
+    cid = runtime.new_id()
+    runtime.create(b, cid)
+    runtime.run("start", cid, check=True)
+    assert runtime.state(cid)["status"] == "running"
+    assert json.loads((logdir / "startContainer.json").read_text())["annotations"] == ann

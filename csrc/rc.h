@@ -162,6 +162,8 @@ int rc_idmap_userns(const char *uid_map, const char *gid_map, const char **what)
 int rc_idmapped_tree(int dirfd, const char *path, int userns_fd, int rec, int idmap_rec);
 int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */
 int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
+int rc_mkdirall_open_in_root(int rootfd, const char *path, mode_t mode, int last_is_file, int flags);
+int rc_make_missing_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
 int rc_open_parent_in_root(int rootfd, const char *path, const char **leaf, const char **what);
 void rc_create_devices(const struct rc_plan *p, int rootfd, int sync_fd); /* devices.c */
 void rc_setup_console(const struct rc_plan *p, int sync_fd, int *slave);  /* console.c */

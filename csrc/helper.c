@@ -549,26 +549,28 @@ static void init_fail(int sync_fd, pid_t child, const char *stage, int err, cons
  * processes; without one, the processes the init can name by pid (its pid
  * namespace's, when it has one).  Bounding, inheritable and ambient are
  * emptied (the init never execs; with no_new_privs nothing can be gained). */
-static void init_drop_privileges(int sync_fd, pid_t child)
+static void init_drop_privileges(int sync_fd, pid_t child, uint32_t last_cap)
 {
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     uint64_t keep;
-    int c;
+    uint32_t c;
 
     if (syscall(SYS_capget, &h, d) < 0)
         init_fail(sync_fd, child, "init", errno, "capget");
     keep = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & (1ULL << CAP_KILL);
-    /* the bounding set first: dropping from it needs CAP_SETPCAP, which capset removes */
-    for (c = 0; c < 64; c++) {
-        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-        if (r < 0 && errno == EINVAL)
-            break;              /* past the kernel's last capability */
-        if (r < 0)
-            init_fail(sync_fd, child, "init", errno, "read capability %d of the bounding set", c);
-        if (r == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-            init_fail(sync_fd, child, "init", errno, "drop capability %d from the bounding set", c);
-    }
+    /* the bounding set first: dropping from it needs CAP_SETPCAP, which capset
+     * removes.  Every capability up to the kernel's last (the plan's
+     * cap_last_cap), dropped without reading it first: dropping one already
+     * out of the set succeeds, and the loop's end does not hang on errno,
+     * which this process shares with the process until its exec (CLONE_VM,
+     * one thread area) */
+    for (c = 0; c <= (last_cap ? last_cap : 63u) && c < 64; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+            if (!last_cap && errno == EINVAL)
+                break;          /* a plan without cap_last_cap: past the kernel's last */
+            init_fail(sync_fd, child, "init", errno, "drop capability %u from the bounding set", c);
+        }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         init_fail(sync_fd, child, "init", errno, "clear the ambient capabilities");
     if (capset_all(keep, keep, 0) < 0)
@@ -594,6 +596,7 @@ static void run_init(void)
     pid_t child;
     int status = 0;
     int sync_fd = P.sync_fd, fifo_fd = P.fifo_fd, tty_fd = P.tty_fd;  /* P is shared from now */
+    uint32_t last_cap = P.last_cap;
     size_t stack_size = 256 * 1024;
     char *stack;
 
@@ -615,7 +618,7 @@ static void run_init(void)
         fail("init", errno, "clone the process");
     /* the process has its own credentials now (a copy of ours): ours can go.
      * Errors go to our own copy of the sync socket (P is shared from now) */
-    init_drop_privileges(sync_fd, child);
+    init_drop_privileges(sync_fd, child, last_cap);
     __atomic_store_n(&init_gate, 1, __ATOMIC_RELEASE);
     if (syscall(SYS_futex, &init_gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
         init_fail(sync_fd, child, "init", errno, "wake the process");

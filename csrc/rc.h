@@ -143,6 +143,22 @@ struct rc_result {
 };
 
 /* spawn.c: returns 0 when READY, 1 when the child waits for hooks, -1 on error. */
+/* The EEVDF latency hint (Linux 6.12+: sched_attr.sched_runtime of a SCHED_OTHER task is its
+ * slice): spawn gives the runtime's thread, and so the child, helper, init and process, the
+ * shortest slice while a container starts; the helper gives the init and the process back the
+ * slice the runtime had before anything of the container's runs (helper.c, restore_slice).
+ * rc_slice_orig: that slice, when spawn shortened it (0: not), passed to the helper as an
+ * extra argument "slice=<ns>". */
+#define RC_SLICE_NS 100000ULL
+#define RC_SCHED_RESET_ON_FORK 0x01ULL   /* SCHED_FLAG_RESET_ON_FORK */
+struct rc_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+extern uint64_t rc_slice_orig;
 int rc_spawn(const struct rc_plan *p, struct rc_result *r);
 int rc_spawn_continue(struct rc_result *r);
 

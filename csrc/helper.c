@@ -67,6 +67,7 @@ struct hplan {
     int trace;                     /* --trace-startup: stages go to trace_fd */
     int trace_fd;                  /* the sync socket, kept past READY when tracing */
     int filtered;                  /* a seccomp filter is loaded: send nothing more */
+    uint64_t slice;                /* spawn shortened our slice from this one (rc.h): restore it */
 };
 
 static struct hplan P;
@@ -221,12 +222,52 @@ static void wait_for_init(void)
     }
 }
 
+/* The runtime's slice again (rc.h, RC_SLICE_NS): spawn shortened it for the start's hand-offs,
+ * and nothing of the container's may keep it.  The kernel's default first (no slice of our own,
+ * as the runtime had unless it chose one); the runtime's own choice when that is not it.  Left
+ * alone when the slice is no longer spawn's. */
+static int restore_slice(uint64_t orig)
+{
+    struct rc_sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
+        return -1;
+    if (a.sched_runtime != RC_SLICE_NS)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
+    a.sched_runtime = 0;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
+        return -1;
+    if (a.sched_runtime == orig)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
+    a.sched_runtime = orig;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
+/* the process: before its first step that is the container's (a seccomp filter, which may
+ * forbid sched_setattr; a startContainer hook; the exec) */
+static void process_restore_slice(void)
+{
+    if (!P.slice)
+        return;
+    if (restore_slice(P.slice) < 0)
+        fail("scheduler", errno, "restore the scheduler slice (%llu ns)", (unsigned long long)P.slice);
+    P.slice = 0;
+}
+
 static void load_seccomp(void)
 {
     struct sock_fprog prog;
     long r;
     if (!P.nfilter)
         return;
+    process_restore_slice();
     wait_for_init();
     prog.len = (unsigned short)P.nfilter;
     prog.filter = P.filter;
@@ -482,6 +523,7 @@ static void become_process(void)
     {
         size_t len = 0;
         char *state = wait_start(&len);
+        process_restore_slice();
         htrace("helper: start received");
         if (state && P.hooks) {
             run_start_hooks(state, len);
@@ -549,26 +591,28 @@ static void init_fail(int sync_fd, pid_t child, const char *stage, int err, cons
  * processes; without one, the processes the init can name by pid (its pid
  * namespace's, when it has one).  Bounding, inheritable and ambient are
  * emptied (the init never execs; with no_new_privs nothing can be gained). */
-static void init_drop_privileges(int sync_fd, pid_t child)
+static void init_drop_privileges(int sync_fd, pid_t child, uint32_t last_cap)
 {
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     uint64_t keep;
-    int c;
+    uint32_t c;
 
     if (syscall(SYS_capget, &h, d) < 0)
         init_fail(sync_fd, child, "init", errno, "capget");
     keep = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & (1ULL << CAP_KILL);
-    /* the bounding set first: dropping from it needs CAP_SETPCAP, which capset removes */
-    for (c = 0; c < 64; c++) {
-        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-        if (r < 0 && errno == EINVAL)
-            break;              /* past the kernel's last capability */
-        if (r < 0)
-            init_fail(sync_fd, child, "init", errno, "read capability %d of the bounding set", c);
-        if (r == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-            init_fail(sync_fd, child, "init", errno, "drop capability %d from the bounding set", c);
-    }
+    /* the bounding set first: dropping from it needs CAP_SETPCAP, which capset
+     * removes.  Every capability up to the kernel's last (the plan's
+     * cap_last_cap), dropped without reading it first: dropping one already
+     * out of the set succeeds, and the loop's end does not hang on errno,
+     * which this process shares with the process until its exec (CLONE_VM,
+     * one thread area) */
+    for (c = 0; c <= (last_cap ? last_cap : 63u) && c < 64; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+            if (!last_cap && errno == EINVAL)
+                break;          /* a plan without cap_last_cap: past the kernel's last */
+            init_fail(sync_fd, child, "init", errno, "drop capability %u from the bounding set", c);
+        }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         init_fail(sync_fd, child, "init", errno, "clear the ambient capabilities");
     if (capset_all(keep, keep, 0) < 0)
@@ -594,6 +638,8 @@ static void run_init(void)
     pid_t child;
     int status = 0;
     int sync_fd = P.sync_fd, fifo_fd = P.fifo_fd, tty_fd = P.tty_fd;  /* P is shared from now */
+    uint32_t last_cap = P.last_cap;
+    uint64_t slice = P.slice;
     size_t stack_size = 256 * 1024;
     char *stack;
 
@@ -615,7 +661,11 @@ static void run_init(void)
         fail("init", errno, "clone the process");
     /* the process has its own credentials now (a copy of ours): ours can go.
      * Errors go to our own copy of the sync socket (P is shared from now) */
-    init_drop_privileges(sync_fd, child);
+    init_drop_privileges(sync_fd, child, last_cap);
+    /* pid 1 lives as long as the container: the default slice, as any of its processes */
+    if (slice && restore_slice(slice) < 0)
+        init_fail(sync_fd, child, "init", errno, "restore the scheduler slice (%llu ns)",
+                  (unsigned long long)slice);
     __atomic_store_n(&init_gate, 1, __ATOMIC_RELEASE);
     if (syscall(SYS_futex, &init_gate, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0)
         init_fail(sync_fd, child, "init", errno, "wake the process");
@@ -667,6 +717,8 @@ int main(int argc, char **argv, char **envp)
         return 2;
     }
     P.sync_fd = atoi(argv[3]);
+    if (argc > 5 && strncmp(argv[5], "slice=", 6) == 0)
+        P.slice = strtoull(argv[5] + 6, NULL, 10);
     P.trace_fd = P.sync_fd;
     read_plan(atoi(argv[1]));
     htrace("helper: running from the sealed memfd");

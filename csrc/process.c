@@ -116,8 +116,8 @@ static void process_limits(const struct rc_plan *p, int fd)
 
 void rc_setup_process(const struct rc_plan *p, int fd)
 {
-    char exe[4096], planfd[16], syncfd[16], ttyfd[16];
-    char *argv[6], home[4096];
+    char exe[4096], planfd[16], syncfd[16], ttyfd[16], slice[32];
+    char *argv[7], home[4096];
     char *envp[p->nenv + 2];
     int i, slave;
 
@@ -180,7 +180,9 @@ process:
     argv[2] = exe;
     argv[3] = syncfd;
     argv[4] = ttyfd;
-    argv[5] = NULL;
+    snprintf(slice, sizeof slice, "slice=%llu", (unsigned long long)rc_slice_orig);
+    argv[5] = rc_slice_orig ? slice : NULL;   /* the helper restores it (rc.h) */
+    argv[6] = NULL;
     for (i = 0; i < p->nenv; i++)
         envp[i] = p->envp[i];
     if (p->home_uid >= 0) {

@@ -143,6 +143,22 @@ struct rc_result {
 };
 
 /* spawn.c: returns 0 when READY, 1 when the child waits for hooks, -1 on error. */
+/* The EEVDF latency hint (Linux 6.12+: sched_attr.sched_runtime of a SCHED_OTHER task is its
+ * slice): spawn gives the runtime's thread, and so the child, helper, init and process, the
+ * shortest slice while a container starts; the helper gives the init and the process back the
+ * slice the runtime had before anything of the container's runs (helper.c, restore_slice).
+ * rc_slice_orig: that slice, when spawn shortened it (0: not), passed to the helper as an
+ * extra argument "slice=<ns>". */
+#define RC_SLICE_NS 100000ULL
+#define RC_SCHED_RESET_ON_FORK 0x01ULL   /* SCHED_FLAG_RESET_ON_FORK */
+struct rc_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+extern uint64_t rc_slice_orig;
 int rc_spawn(const struct rc_plan *p, struct rc_result *r);
 int rc_spawn_continue(struct rc_result *r);
 
@@ -162,6 +178,8 @@ int rc_idmap_userns(const char *uid_map, const char *gid_map, const char **what)
 int rc_idmapped_tree(int dirfd, const char *path, int userns_fd, int rec, int idmap_rec);
 int rc_open_in_root(int rootfd, const char *path, int flags);     /* pathres.c */
 int rc_mkdirall_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
+int rc_mkdirall_open_in_root(int rootfd, const char *path, mode_t mode, int last_is_file, int flags);
+int rc_make_missing_in_root(int rootfd, const char *path, mode_t mode, int last_is_file);
 int rc_open_parent_in_root(int rootfd, const char *path, const char **leaf, const char **what);
 void rc_create_devices(const struct rc_plan *p, int rootfd, int sync_fd); /* devices.c */
 void rc_setup_console(const struct rc_plan *p, int sync_fd, int *slave);  /* console.c */

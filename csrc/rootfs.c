@@ -109,11 +109,17 @@ static void do_mount(const struct rc_plan *p, int rootfd, int i, int fd)
 
     if (!m->source && !m->fstype && !m->flags)
         goto attributes;          /* only change an earlier mount's flags */
-    if (rc_mkdirall_in_root(rootfd, m->dest, 0755, m->is_file) < 0)
-        rc_fail(fd, "mount", errno, "%s.destination: create %s", m->field, m->dest);
+    /* an existing target is opened once; a missing one made, then opened */
     tfd = rc_open_in_root(rootfd, m->dest, O_PATH);
-    if (tfd < 0)
-        rc_fail(fd, "mount", errno, "%s.destination: open %s", m->field, m->dest);
+    if (tfd < 0 && errno != ENOENT)
+        rc_fail(fd, "mount", errno, "%s.destination: create %s", m->field, m->dest);
+    if (tfd < 0) {
+        if (rc_make_missing_in_root(rootfd, m->dest, 0755, m->is_file) < 0)
+            rc_fail(fd, "mount", errno, "%s.destination: create %s", m->field, m->dest);
+        tfd = rc_open_in_root(rootfd, m->dest, O_PATH);
+        if (tfd < 0)
+            rc_fail(fd, "mount", errno, "%s.destination: open %s", m->field, m->dest);
+    }
     if ((m->flags & MS_BIND) && bind_into_proc_refused(tfd, m->dest))
         rc_fail(fd, "mount", 0, "%s.destination: %s cannot be mounted because it is inside /proc",
                 m->field, m->dest);

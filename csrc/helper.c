@@ -222,41 +222,13 @@ static void wait_for_init(void)
     }
 }
 
-/* The runtime's slice again (rc.h, RC_SLICE_NS): spawn shortened it for the start's hand-offs,
- * and nothing of the container's may keep it.  The kernel's default first (no slice of our own,
- * as the runtime had unless it chose one); the runtime's own choice when that is not it.  Left
- * alone when the slice is no longer spawn's. */
-static int restore_slice(uint64_t orig)
-{
-    struct rc_sched_attr a;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
-        return -1;
-    if (a.sched_runtime != RC_SLICE_NS)
-        return 0;
-    a.size = sizeof a;
-    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
-    a.sched_runtime = 0;
-    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
-        return -1;
-    if (a.sched_runtime == orig)
-        return 0;
-    a.size = sizeof a;
-    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
-    a.sched_runtime = orig;
-    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
-}
-
 /* the process: before its first step that is the container's (a seccomp filter, which may
  * forbid sched_setattr; a startContainer hook; the exec) */
 static void process_restore_slice(void)
 {
     if (!P.slice)
         return;
-    if (restore_slice(P.slice) < 0)
+    if (rc_restore_slice(P.slice) < 0)
         fail("scheduler", errno, "restore the scheduler slice (%llu ns)", (unsigned long long)P.slice);
     P.slice = 0;
 }
@@ -663,7 +635,7 @@ static void run_init(void)
      * Errors go to our own copy of the sync socket (P is shared from now) */
     init_drop_privileges(sync_fd, child, last_cap);
     /* pid 1 lives as long as the container: the default slice, as any of its processes */
-    if (slice && restore_slice(slice) < 0)
+    if (slice && rc_restore_slice(slice) < 0)
         init_fail(sync_fd, child, "init", errno, "restore the scheduler slice (%llu ns)",
                   (unsigned long long)slice);
     __atomic_store_n(&init_gate, 1, __ATOMIC_RELEASE);

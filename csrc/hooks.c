@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 #include "hooks.h"
+#include "rc.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -28,9 +29,9 @@ extern char **environ;
 /* Stages of the child, named to the parent by index. */
 static const char *const child_stage[] = {
     "exec", "signals", "prctl PR_SET_PDEATHSIG", "setsid", "setns", "dup2", "close_range",
-    "sigprocmask",
+    "sigprocmask", "restore the scheduler slice",
 };
-enum { ST_EXEC, ST_SIGNALS, ST_PDEATHSIG, ST_SETSID, ST_SETNS, ST_DUP2, ST_CLOSE_RANGE, ST_SIGMASK };
+enum { ST_EXEC, ST_SIGNALS, ST_PDEATHSIG, ST_SETSID, ST_SETNS, ST_DUP2, ST_CLOSE_RANGE, ST_SIGMASK, ST_SLICE };
 
 struct child_fail { int32_t stage, err; };
 
@@ -69,6 +70,9 @@ static int hook_child(void *p)
     /* die with the runtime; if it died already (the clone raced it), now */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         child_failed(a->report, ST_PDEATHSIG, errno);
+    /* a hook runs during the start spawn shortened the runtime's slice for (rc.h) */
+    if (rc_slice_orig && rc_restore_slice(rc_slice_orig) < 0)
+        child_failed(a->report, ST_SLICE, errno);
     if (getppid() != a->parent)
         _exit(137);
     if (setsid() < 0)

@@ -5,6 +5,9 @@
 #define RC_H
 
 #include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/types.h>
 
 /* Messages on the SOCK_SEQPACKET sync pair.  Fixed size: one read, one message. */
@@ -159,6 +162,34 @@ struct rc_sched_attr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 extern uint64_t rc_slice_orig;
+
+/* Give the calling thread back the slice `orig` when it still has spawn's short one: the kernel
+ * default first, then `orig` when that differs.  For the helper (the init and the process) and
+ * for hooks (hooks.c): nothing of the container's or the user's runs with the short slice.
+ * -1 with errno on failure. */
+static inline int rc_restore_slice(uint64_t orig)
+{
+    struct rc_sched_attr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
+        return -1;
+    if (a.sched_runtime != RC_SLICE_NS)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
+    a.sched_runtime = 0;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0)
+        return -1;
+    if (a.sched_runtime == orig)
+        return 0;
+    a.size = sizeof a;
+    a.sched_flags &= RC_SCHED_RESET_ON_FORK;
+    a.sched_runtime = orig;
+    return (int)syscall(SYS_sched_setattr, 0, &a, 0);
+}
 int rc_spawn(const struct rc_plan *p, struct rc_result *r);
 int rc_spawn_continue(struct rc_result *r);
 

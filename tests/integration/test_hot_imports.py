@@ -17,6 +17,7 @@ pytestmark = pytest.mark.railcar_only
 FORBIDDEN = {
     "re",
     "json",
+    "_json",
     "enum",
     "typing",
     "argparse",

@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, "csrc")
 CORE_C = ["sync.c", "spawn.c", "pathres.c", "rootfs.c", "devices.c", "console.c", "process.c", "copyup.c",
-          "loopback.c", "bpfdev.c", "idmap.c", "hooks.c"]
+          "loopback.c", "bpfdev.c", "idmap.c", "hooks.c", "json.c"]
 RELEASE = os.environ.get("RAILCAR_RELEASE") == "1"
 OPT = ["-O3", "-DNDEBUG"] if RELEASE else ["-O2", "-g"]
 HOT_OPT = ["-DNDEBUG"] if RELEASE else []  # the rest: tools/hotpath.py's CFLAGS

@@ -646,3 +646,21 @@ def attach_device_filter(str path, bytes program):
         r = rc_bpf_attach_device_filter(cp, insns, n, &step)
     if r < 0:
         raise OSError(-r, f"{step.decode()}: {path}")
+
+
+cdef extern from "json.h":
+    object rc_json_loads(object s)
+    object rc_json_dumps(object obj, object dflt, Py_ssize_t indent)
+
+
+def json_loads(s):
+    """json.loads(s) for a str (strict, no NaN/Infinity) by csrc/json.c, the GIL held: object
+    work. ValueError on bad input (worded by railcar.jsonfast), RecursionError when nested deeper
+    than the recursion limit allows."""
+    return rc_json_loads(s)
+
+
+def json_dumps(obj, default, Py_ssize_t indent=-1):
+    """json.dumps(obj, separators=(",", ":")) (ensure_ascii) by csrc/json.c, `default(o)` for any
+    other type; with indent >= 0, railcar.jsonfast's indented form."""
+    return rc_json_dumps(obj, default, indent)

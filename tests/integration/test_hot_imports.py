@@ -21,6 +21,7 @@ pytestmark = pytest.mark.railcar_only
 FORBIDDEN = {
     "re",
     "json",
+    "_json",
     "enum",
     "typing",
     "argparse",

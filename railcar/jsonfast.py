@@ -23,16 +23,19 @@ def loads(s: str | bytes) -> object:
     try:
         return _core.json_loads(s)
     except Exception:
-        # Only bad input gets here: let the stdlib parser word the error (line, column). It also
-        # takes what the C refuses but json accepts (NaN, Infinity, -Infinity), as before.
+        # Only bad input gets here: let the stdlib parser word the error (line, column).
         return _slow_loads(s)
 
 
 def _slow_loads(s: str) -> object:
     import json
 
+    def constant(name: str) -> object:
+        # NaN and Infinity are Python's extension, not JSON: Go's decoder (runc) refuses them
+        raise ValueError(f"{name} is not JSON")
+
     try:
-        return json.loads(s)
+        return json.loads(s, parse_constant=constant)
     except json.JSONDecodeError as e:
         raise ValueError(str(e)) from None
 

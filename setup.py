@@ -112,6 +112,28 @@ def static_where_possible(libs: list[str]) -> list[str]:
     return (["-Wl,-Bstatic", *found, "-Wl,-Bdynamic"] if found else []) + rest
 
 
+def frozen_startup(build_dir: str) -> str:
+    """The stdlib modules the interpreter imports while it starts (the codecs), frozen into the
+    launcher as static/mkzip.py freezes them into the static binary: no directory listed, no file
+    read before railcar runs. Returns the object."""
+    sys.path.insert(0, os.path.join(HERE, "static"))
+    import mkzip
+
+    out = os.path.join(build_dir, "frozen")
+    os.makedirs(out, exist_ok=True)
+    stdlib = sysconfig.get_path("stdlib")
+    code, is_pkg = {}, {}
+    for name in mkzip.STARTUP:
+        rel = os.path.join(stdlib, *name.split("."))
+        is_pkg[name] = os.path.isdir(rel)
+        code[name] = mkzip.compile_module(os.path.join(rel, "__init__.py") if is_pkg[name] else rel + ".py", name)
+    mkzip.write_frozen(out, code, is_pkg)
+    obj = os.path.join(out, "frozen.o")
+    subprocess.check_call([os.environ.get("CC", "cc"), "-O2", f"-I{sysconfig.get_path('include')}", "-c",
+                           os.path.join(out, "frozen.c"), "-o", obj])
+    return obj
+
+
 def hot_objects(build_dir: str) -> list[str]:
     """railcar's modules compiled with Cython (tools/hotpath.py), as objects for the launcher.
 
@@ -189,7 +211,7 @@ class BuildExt(build_ext):
         core = [o for ext in self.extensions
                 for o in self.compiler.object_filenames(ext.sources, output_dir=self.build_temp)]
         build_launcher(launcher, os.environ.get("RAILCAR_PKGPATHS") or installed_pkgpath(),
-                       [*core, *hot_objects(build_dir)])
+                       [*core, *hot_objects(build_dir), frozen_startup(build_dir)])
 
 
 def extensions() -> list[Extension]:

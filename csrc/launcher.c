@@ -133,6 +133,13 @@ static void fatal(PyConfig *c, PyStatus st)
 /* Where the railcar package's directory is (hotimport.c: the __path__ of its packages): the
  * first of RC_PKGPATHS, or the static binary's zip. */
 static char rc_home[PATH_MAX * 2];
+/* Where the stdlib is: the first of RC_STDLIB, or the static binary's zip. */
+static char rc_stdlib[PATH_MAX * 2];
+
+/* The stdlib modules the interpreter imports while it starts (the codecs), frozen: no directory
+ * listed and no file read before railcar runs (static/mkzip.py writes the table; the static
+ * binary's holds more). */
+extern const struct _frozen rc_frozen_modules[];
 
 #ifndef RC_STATIC
 /* Each of `list` (':'-separated, relative to exedir unless absolute) onto sys.path; the first
@@ -168,8 +175,6 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir, char *f
  * executable (zipimport reads it from sys.executable) or frozen into it, the C modules are built
  * in. */
 PyMODINIT_FUNC PyInit_pyseccomp(void);
-/* the modules every start imports, frozen: no zip read on that path (static/mkzip.py) */
-extern const struct _frozen rc_frozen_modules[];
 
 /* An empty chroot has no /proc: then argv[0], or its PATH match, names this file.  Absolute,
  * because zipimport reopens the archive by name after railcar may have changed directory. */
@@ -210,6 +215,31 @@ static int static_exe(char *exe, size_t size, const char *argv0)
 #endif
 
 
+/* A frozen package's __path__ is empty: give encodings its directory, so that a codec not frozen
+ * (any but the start-up ones) is still found there. */
+static int frozen_codecs_path(void)
+{
+    PyObject *name = PyUnicode_FromString("encodings"), *enc, *dir, *path;
+    int rc;
+    if (!name)
+        return -1;
+    enc = PyImport_GetModule(name);
+    Py_DECREF(name);
+    if (!enc)
+        return PyErr_Occurred() ? -1 : 0;
+    dir = PyUnicode_FromFormat("%s/encodings", rc_stdlib);
+    path = dir ? PyList_New(1) : NULL;
+    if (path) {
+        PyList_SET_ITEM(path, 0, dir);
+        dir = NULL;
+    }
+    rc = path ? PyObject_SetAttrString(enc, "__path__", path) : -1;
+    Py_XDECREF(dir);
+    Py_XDECREF(path);
+    Py_DECREF(enc);
+    return rc;
+}
+
 /* import railcar.main and call main(), which ends the process with os._exit: no __main__ code to
  * compile (Py_RunMain's run_command), no finalization.  The collector is off: a command lives
  * milliseconds and frees by reference counting; the long-lived ones (events) turn it back on. */
@@ -221,6 +251,10 @@ static int run_main(void)
         return 255;
     }
     PyGC_Disable();
+    if (frozen_codecs_path() < 0) {
+        PyErr_Print();
+        return 255;
+    }
     mod = PyImport_ImportModule("railcar.main");
     if (mod) {
         r = PyObject_CallMethod(mod, "main", NULL);
@@ -301,7 +335,7 @@ int main(int argc, char **argv)
             fatal(&c, st);
         c.pathconfig_warnings = 0;
         PyImport_AppendInittab("pyseccomp", PyInit_pyseccomp);
-        PyImport_FrozenModules = rc_frozen_modules;
+        snprintf(rc_stdlib, sizeof rc_stdlib, "%s", rc_home);
     }
 #else
     *slash = 0;
@@ -321,7 +355,7 @@ int main(int argc, char **argv)
 #ifndef RC_STATIC
     /* the stdlib first: what the interpreter and railcar import by path is there (railcar's own
      * modules are built in), and no other directory is listed to find it */
-    add_paths(&c, RC_STDLIB, exe, NULL, 0);
+    add_paths(&c, RC_STDLIB, exe, rc_stdlib, sizeof rc_stdlib);
     add_paths(&c, RC_PKGPATHS, exe, rc_home, sizeof rc_home);
     st = PyConfig_SetBytesString(&c, &c.home, RC_PYHOME);
     if (PyStatus_Exception(st))
@@ -333,6 +367,7 @@ int main(int argc, char **argv)
     /* railcar's modules and its C core, compiled in (tools/hotpath.py) */
     if (PyImport_ExtendInittab(rc_hot_modules) < 0)
         fatal(&c, PyStatus_NoMemory());
+    PyImport_FrozenModules = rc_frozen_modules;
     st = Py_InitializeFromConfig(&c);
     PyConfig_Clear(&c);
     if (PyStatus_Exception(st))

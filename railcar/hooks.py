@@ -27,10 +27,10 @@ def run(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
 
 def _run_one(name: str, h: dict[str, Any], data: bytes, preexec: Callable[[], None] | None,
              record: str | None) -> None:
-    import os
     import subprocess
 
     from railcar import _core
+    from railcar import posixos as os
 
     path = h["path"]
     args = h.get("args") or [path]
@@ -83,7 +83,7 @@ def _env(env: list[str] | None) -> dict[str, str] | None:
 
 
 def _kill(p: Any) -> None:
-    import os
+    from railcar import posixos as os
 
     try:
         os.killpg(p.pid, 9)
@@ -107,8 +107,7 @@ def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
 
 
 def _record(path: str, pid: int) -> None:
-    import os
-
+    from railcar import posixos as os
     from railcar.state import proc_start_time
 
     st = proc_start_time(pid)
@@ -123,7 +122,7 @@ def _record(path: str, pid: int) -> None:
 
 
 def _unrecord(path: str, p: Any) -> None:
-    import os
+    from railcar import posixos as os
 
     if p.returncode is None:  # interrupted while it runs: take its session down with us
         _kill(p)
@@ -137,7 +136,7 @@ def kill_recorded(path: str) -> None:
     """SIGKILL every process of the session a record names (a killed runtime's hook and what it
     started), then drop the record. Only processes that started after the recorded leader
     are taken: a recycled pid cannot make an unrelated session a target."""
-    import os
+    from railcar import posixos as os
 
     try:
         with open(path, "rb") as f:

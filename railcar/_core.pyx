@@ -348,10 +348,10 @@ cdef class Spawn:
         """After a hooks pause: let the child go on to READY."""
         cdef int r
         cdef rc_msg go
-        import os
+        import posix  # not os: on the hooks path of create, which imports no os
         memset(&go, 0, sizeof(rc_msg))
         go.type = 3
-        os.write(self.res.sync_fd, (<char *>&go)[:sizeof(rc_msg)])
+        posix.write(self.res.sync_fd, (<char *>&go)[:sizeof(rc_msg)])
         with nogil:
             r = rc_spawn_continue(&self.res)
         return r

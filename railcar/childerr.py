@@ -66,8 +66,9 @@ def _cause(cfg: dict[str, Any], cg: Manager | None, pid: int, oom_before: int) -
 def _end(pid: int) -> tuple[int, int | None]:
     """(signal, None) or (0, exit status) of the child, or (0, None) if it has not ended. The
     init (pid 1) exits with 128+N when its process is killed by signal N; so does a shell."""
-    import os
     import time
+
+    from railcar import posixos as os
 
     if pid <= 0:
         return 0, None

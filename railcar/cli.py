@@ -211,8 +211,9 @@ def check_caller_fds(n: int) -> None:
     runtime opens (a cgroup file, a socket) and handed to the container. The launcher counts
     the caller's fds before it opens anything; without it (railcar run as a module) they are
     checked here, which cannot tell the caller's from the interpreter's."""
-    import os
     import sys
+
+    from railcar import posixos as os
 
     have = getattr(sys, "_railcar_caller_fds", None)
     for i in range(n):

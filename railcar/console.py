@@ -3,7 +3,7 @@ master itself and joins it to the caller's terminal (raw mode, window size)."""
 
 from __future__ import annotations
 
-import os
+from railcar import posixos as os
 
 
 class LocalConsole:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar import trace
 from railcar.errors import RailcarError, strerror
 from railcar.log import now_rfc3339

@@ -26,7 +26,8 @@ class SpecError(RailcarError):
 def strerror(err: int | None) -> str:
     """Go-style (lower-case) errno text: clients match 'no such file or directory'."""
     import errno
-    import os
+
+    from railcar import posixos as os
 
     if not err:
         return "unknown error"

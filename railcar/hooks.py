@@ -104,7 +104,7 @@ def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
 
 
 def _record(path: str, pid: int) -> None:
-    import os
+    from railcar import posixos as os
 
     from railcar.state import proc_start_time
 
@@ -120,7 +120,7 @@ def _record(path: str, pid: int) -> None:
 
 
 def _unrecord(path: str | None, hook: Any) -> None:
-    import os
+    from railcar import posixos as os
 
     if hook.returncode is None:  # interrupted while it runs: take its session down with us
         try:
@@ -138,7 +138,7 @@ def kill_recorded(path: str) -> None:
     """SIGKILL every process of the session a record names (a killed runtime's hook and what it
     started), then drop the record. Only processes that started after the recorded leader
     are taken: a recycled pid cannot make an unrelated session a target."""
-    import os
+    from railcar import posixos as os
 
     try:
         with open(path, "rb") as f:

@@ -3,8 +3,9 @@ error: JSON `{"level","msg","time"}` or logrus-style text."""
 
 from __future__ import annotations
 
-import os
 import time
+
+from railcar import posixos as os
 
 _path: str | None = None
 _json = False

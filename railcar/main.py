@@ -5,8 +5,9 @@ milliseconds on every call and has nothing to clean up here."""
 
 from __future__ import annotations
 
-import os
 import sys
+
+from railcar import posixos as os
 
 
 def _flush() -> None:
@@ -23,7 +24,7 @@ def main() -> None:
 
     code = 1
     g = None
-    trace.enabled = "--trace-startup" in sys.argv or os.environ.get("RAILCAR_TRACE_STARTUP") == "1"
+    trace.enabled = "--trace-startup" in sys.argv or os.getenv("RAILCAR_TRACE_STARTUP") == "1"
     trace.mark("interpreter ready")
     try:
         from railcar import cli

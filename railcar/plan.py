@@ -13,9 +13,8 @@ A section that may be absent (uts, sysctl, hooks, lsm) is imported only when the
 
 from __future__ import annotations
 
-import os
-
 from railcar import mountopts as mo
+from railcar import posixos as os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

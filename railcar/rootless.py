@@ -11,8 +11,7 @@ utils_linux.go, libcontainer/userns).
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.errors import RailcarError
 
 SYSTEM_ROOT = "/run/railcar"
@@ -35,19 +34,19 @@ def in_userns() -> bool:
 
 
 def _honor_xdg() -> bool:
-    if not os.environ.get("XDG_RUNTIME_DIR"):
+    if not os.getenv("XDG_RUNTIME_DIR"):
         return False
     if os.geteuid() != 0:
         return True
     if not in_userns():
         return False  # the real root: /run/railcar, whatever $XDG_RUNTIME_DIR says (runc's rule)
-    return os.environ.get("USER") != "root"
+    return os.getenv("USER") != "root"
 
 
 def default_root() -> tuple[str, bool]:
     """(the default --root, whether it is under $XDG_RUNTIME_DIR)."""
     if _honor_xdg():
-        return os.environ["XDG_RUNTIME_DIR"] + "/railcar", True
+        return f"{os.getenv('XDG_RUNTIME_DIR')}/railcar", True
     return SYSTEM_ROOT, False
 
 
@@ -94,7 +93,7 @@ def unprivileged() -> bool:
 def find_tool(name: str) -> str | None:
     """newuidmap / newgidmap on $PATH (runc looks them up the same way), else the usual places
     (no shutil.which: shutil is too heavy an import for create)."""
-    dirs = [d for d in os.environ.get("PATH", "").split(":") if d]
+    dirs = [d for d in os.getenv("PATH", "").split(":") if d]
     for d in [*dirs, "/usr/bin", "/bin", "/usr/sbin"]:
         path = f"{d}/{name}"
         if os.path.isfile(path) and os.access(path, os.X_OK):

@@ -4,8 +4,8 @@ a per-container lock, and status derived from the live system."""
 from __future__ import annotations
 
 import fcntl
-import os
 
+from railcar import posixos as os
 from railcar.errors import RailcarError, strerror
 
 TYPE_CHECKING = False

@@ -29,7 +29,7 @@ EXCLUDE = {"railcar.grammar_gen", "railcar._build_info"}
 # and all of them count in RSS: so what `run` of runc's default spec imports comes first, in its
 # import order (tests/integration/test_hot_imports.py checks this list against what run imports),
 # then the rest, then the modules only the rarer commands import (COLD).
-RUN = ("railcar", "railcar.main", "railcar.log", "railcar.trace", "railcar.errors", "railcar.cli",
+RUN = ("railcar", "railcar.main", "railcar.posixos", "railcar.log", "railcar.trace", "railcar.errors", "railcar.cli",
        "railcar._grammar", "railcar.commands", "railcar.commands.run", "railcar.state", "railcar.container",
        "railcar.spec", "railcar.jsonfast", "railcar.mountopts", "railcar.plan", "railcar.spec.root",
        "railcar.spec.uts", "railcar.spec.namespaces", "railcar.spec.mounts", "railcar.cgroups",

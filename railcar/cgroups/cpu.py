@@ -5,8 +5,8 @@ throttling in the stats (v1 cpuacct, v2 cpu.stat)."""
 from __future__ import annotations
 
 import errno
-import os
 
+from railcar import posixos as os
 from railcar.cgroups.files import errtext, exists, read_kv, read_opt, read_uint, write, write_raw
 from railcar.errors import RailcarError
 

@@ -3,8 +3,7 @@ errors that name the config.json field and the file (`<field>: write <file>: <er
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.errors import RailcarError, strerror
 
 TYPE_CHECKING = False

@@ -4,8 +4,7 @@ size in the stats."""
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.cgroups.files import exists, read_kv, read_uint, write
 from railcar.errors import RailcarError, SpecError
 

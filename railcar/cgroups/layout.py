@@ -8,8 +8,7 @@ layout is never assumed. `resolve_path()` turns linux.cgroupsPath (cgroupfs or s
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.cgroups.files import read, read_opt
 from railcar.errors import RailcarError
 

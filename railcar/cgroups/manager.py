@@ -18,8 +18,7 @@ the class for a layout kind, and is the slot for a systemd manager.
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.cgroups.files import (
     errtext,
     exists,

@@ -3,9 +3,9 @@ inside, rmdir every directory children first. Apart from manager.py: `create` ne
 
 from __future__ import annotations
 
-import os
 import time
 
+from railcar import posixos as os
 from railcar.cgroups.files import errtext, exists, pids_in, read_word, wait_until
 from railcar.cgroups.manager import NotOurs
 from railcar.errors import RailcarError

@@ -133,9 +133,8 @@ def main(args: dict, g: Globals) -> int:
 
 
 def run(args: dict, g: Globals) -> int:
-    import os
-
     from railcar import _core, container, plan
+    from railcar import posixos as os
     from railcar.cli import preserve
     from railcar.errors import RailcarError
     from railcar.spec import namespaces, process

@@ -8,8 +8,7 @@ if TYPE_CHECKING:
 
 
 def main(args: dict, g: Globals) -> int:
-    import os
-
+    from railcar import posixos as os
     from railcar import signals
     from railcar.errors import RailcarError
     from railcar.state import Container

@@ -8,8 +8,7 @@ if TYPE_CHECKING:
 
 
 def main(args: dict, g: Globals) -> int:
-    import os
-
+    from railcar import posixos as os
     from railcar.errors import RailcarError
     from railcar.state import Container, list_ids
 
@@ -58,7 +57,7 @@ def main(args: dict, g: Globals) -> int:
 
 def _owner(d: str) -> str:
     """runc's OWNER: the name of the state directory's owner ("#<uid>" without one)."""
-    import os
+    from railcar import posixos as os
 
     try:
         uid = os.stat(d).st_uid

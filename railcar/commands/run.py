@@ -67,9 +67,8 @@ def _helper_trace(c: object) -> None:
     fd = c.trace_fd  # type: ignore[attr-defined]
     if fd < 0:
         return
-    import os
-
     from railcar import _core, trace
+    from railcar import posixos as os
 
     try:
         for name, ns in _core.drain_trace(fd, 2000):
@@ -91,7 +90,8 @@ def _cleanup(c: object) -> None:
 def _wait(pid: int, tty: object) -> int:
     """Wait for the init, forwarding the signals a shell would send us."""
     import _signal
-    import os
+
+    from railcar import posixos as os
 
     def forward(sig: int, frame: object) -> None:
         try:

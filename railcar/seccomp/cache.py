@@ -9,9 +9,9 @@ is removed and rebuilt, never loaded. Cache trouble never fails a start: the cal
 
 from __future__ import annotations
 
-import os
 import sys
 
+from railcar import posixos as os
 from railcar.errors import SpecError
 from railcar.seccomp import SeccompProgram
 
@@ -129,7 +129,7 @@ def _lib_dirs() -> list[str]:
     """Where the dynamic loader would find libseccomp.so.2, in its order: LD_LIBRARY_PATH, then the
     ld.so.cache dirs (Debian lists /usr/local first), then the multiarch and plain dirs."""
     triplet = getattr(sys.implementation, "_multiarch", "")
-    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    dirs = [d for d in os.getenv("LD_LIBRARY_PATH", "").split(":") if d]
     for base in ("/usr/local/lib", "/lib", "/usr/lib"):
         if triplet:
             dirs.append(f"{base}/{triplet}")

@@ -24,9 +24,9 @@ from the dict so later stages can rely on `.get(key, default)`.
 
 from __future__ import annotations
 
-import os
 import sys
 
+from railcar import posixos as os
 from railcar.errors import RailcarError, SpecError, strerror
 
 TYPE_CHECKING = False

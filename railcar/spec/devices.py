@@ -4,8 +4,7 @@ device is linux.resources.devices, railcar.cgroups.devices.)"""
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.errors import SpecError
 from railcar.plan import Symlink, enc
 

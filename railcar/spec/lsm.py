@@ -5,8 +5,7 @@ applied: railcar mounts nothing with an SELinux context.)"""
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.errors import SpecError
 
 TYPE_CHECKING = False

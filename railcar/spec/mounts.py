@@ -5,9 +5,8 @@ cgroup directories (railcar.cgroups says where they are)."""
 
 from __future__ import annotations
 
-import os
-
 from railcar import mountopts as mo
+from railcar import posixos as os
 from railcar.errors import SpecError, strerror
 from railcar.plan import Mount, Symlink, enc
 from railcar.spec.namespaces import IDMAP, map_text

@@ -6,8 +6,7 @@ as the text their /proc files take."""
 
 from __future__ import annotations
 
-import os
-
+from railcar import posixos as os
 from railcar.errors import SpecError, strerror
 from railcar.spec import U32, unique
 

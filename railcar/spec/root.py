@@ -3,9 +3,8 @@ container's root filesystem, and what a container without a mount namespace may 
 
 from __future__ import annotations
 
-import os
-
 from railcar import mountopts as mo
+from railcar import posixos as os
 from railcar.errors import SpecError, strerror
 from railcar.plan import enc
 

@@ -44,17 +44,65 @@ FORBIDDEN = {
     "signal",
     "threading",
     "warnings",
+    # os costs ~0.6 ms (its _collections_abc defines some 30 ABCs): the hot modules use
+    # railcar.posixos, the part of os they need, from the built-in posix module
+    "os",
+    "posixpath",
+    "genericpath",
+    "stat",
+    "_collections_abc",
 }
+DOCKER_PROFILE = REPO / "tests/data/docker-default-seccomp.json"
 
 
-def imported(stderr: str) -> set[str]:
+def imported(stderr: str, exempt: str = "") -> set[str]:
+    """The modules RAILCAR_IMPORTTIME=1 lists, but for `exempt` and what it imported (its subtree:
+    -X importtime prints a module after its imports, indented one level deeper)."""
     mods = set()
-    for line in stderr.splitlines():
+    stack: list[tuple[int, str]] = []
+    for line in reversed(stderr.splitlines()):
         if line.startswith("import time:") and "|" in line:
-            name = line.rsplit("|", 1)[1].strip()
-            if name != "imported package":
+            field = line.rsplit("|", 1)[1]
+            name = field.strip()
+            if name == "imported package":
+                continue
+            depth = len(field) - len(field.lstrip()) - 1
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+            stack.append((depth, name))
+            if not exempt or all(n != exempt for _, n in stack):
                 mods.add(name)
     return mods
+
+
+def lifecycle_imports(runtime: Runtime, make_bundle: BundleFactory, exempt: str = "",
+                      **overrides: object) -> dict[str, set[str]]:
+    """What create/start/state/exec/kill/delete and run of a bundle with `overrides` import."""
+    cid = runtime.new_id()
+    bundle = make_bundle(["sleep", "30"], **overrides)
+    seen: dict[str, set[str]] = {}
+    res = runtime.create(bundle, cid)
+    seen["create"] = imported(res.stderr + runtime.io_text(cid, "err"), exempt)
+    for name, args in (
+        ("start", ["start", cid]),
+        ("state", ["state", cid]),
+        ("exec", ["exec", cid, "true"]),
+        ("kill", ["kill", cid, "KILL"]),
+    ):
+        seen[name] = imported(runtime.run(*args, check=True).stderr, exempt)
+    runtime.wait_status(cid, "stopped")
+    seen["delete"] = imported(runtime.run("delete", cid, check=True).stderr, exempt)
+    run_id = runtime.new_id()
+    run_bundle = make_bundle(["true"], **overrides)
+    runtime._prepare(run_bundle, run_id)
+    seen["run"] = imported(runtime.run("run", "--bundle", str(run_bundle.path), run_id, check=True).stderr, exempt)
+    assert all(seen.values()), f"RAILCAR_IMPORTTIME printed nothing: {seen}"
+    return seen
+
+
+def assert_nothing_heavy(seen: dict[str, set[str]]) -> None:
+    bad = {cmd: sorted(mods & FORBIDDEN) for cmd, mods in seen.items() if mods & FORBIDDEN}
+    assert not bad, f"heavy modules on the hot path: {bad}"
 
 
 def test_hot_commands_import_nothing_heavy(
@@ -62,30 +110,39 @@ def test_hot_commands_import_nothing_heavy(
 ) -> None:
     monkeypatch.setenv("RAILCAR_IMPORTTIME", "1")
     monkeypatch.setenv("RAILCAR_FASTPATH", "0")  # the Python side of start/state/kill/delete
-    cid = runtime.new_id()
-    bundle = make_bundle(["sleep", "30"])
-    seen: dict[str, set[str]] = {}
-    res = runtime.create(bundle, cid)
-    seen["create"] = imported(res.stderr + runtime.io_text(cid, "err"))
-    for name, args in (
-        ("start", ["start", cid]),
-        ("state", ["state", cid]),
-        ("exec", ["exec", cid, "true"]),
-        ("kill", ["kill", cid, "KILL"]),
-    ):
-        seen[name] = imported(runtime.run(*args, check=True).stderr)
-    runtime.wait_status(cid, "stopped")
-    seen["delete"] = imported(runtime.run("delete", cid, check=True).stderr)
-    run_id = runtime.new_id()
-    runtime._prepare(make_bundle(["true"]), run_id)
-    seen["run"] = imported(runtime.run("run", "--bundle", str(make_bundle(["true"]).path), run_id, check=True).stderr)
-    assert all(seen.values()), f"RAILCAR_IMPORTTIME printed nothing: {seen}"
+    seen = lifecycle_imports(runtime, make_bundle)
     # tools/hotpath.py links what run imports first (RSS: see its RUN): keep that list true
     ours = {m for m in seen["run"] if m.startswith("railcar") and m != "railcar._core"}
     missing = sorted(ours - set(hotpath.RUN))
     assert not missing, f"run imports modules tools/hotpath.py's RUN lacks: {missing}"
-    bad = {cmd: sorted(mods & FORBIDDEN) for cmd, mods in seen.items() if mods & FORBIDDEN}
-    assert not bad, f"heavy modules on the hot path: {bad}"
+    assert_nothing_heavy(seen)
+
+
+def test_hot_commands_with_seccomp_resources_hooks(
+    runtime: Runtime, make_bundle: BundleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above with what engines send: docker's seccomp profile (its compiled filter cached, as
+    after a container's first run), linux.resources in a cgroupsPath of its own, then hooks too."""
+    seccomp = json.loads(DOCKER_PROFILE.read_text())
+    resources = {"memory": {"limit": 64 << 20}, "pids": {"limit": 200}, "cpu": {"shares": 512}}
+
+    def linux() -> dict[str, object]:
+        return {"seccomp": seccomp, "resources": resources, "cgroupsPath": f"/railcar-test-hot/{runtime.new_id()}",
+                "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]}
+
+    runtime.cgroups.append("/railcar-test-hot")
+    runtime.run_container(make_bundle(["true"], linux=linux()))  # the filter compiled and cached
+    monkeypatch.setenv("RAILCAR_IMPORTTIME", "1")
+    monkeypatch.setenv("RAILCAR_FASTPATH", "0")
+    seen = lifecycle_imports(runtime, make_bundle, linux=linux())
+    assert "railcar.seccomp.cache" in seen["create"] and "railcar.cgroups.manager" in seen["create"], seen["create"]
+    assert_nothing_heavy(seen)
+    # hooks: every kind, run through subprocess for now (that and what it imports exempt, until
+    # hooks run in C); nothing else heavy, in particular no os before it
+    hooks = {kind: [{"path": "/bin/true"}] for kind in ("prestart", "createRuntime", "poststart", "poststop")}
+    seen = lifecycle_imports(runtime, make_bundle, "subprocess", linux=linux(), hooks=hooks)
+    assert "railcar.hooks" in seen["create"], seen["create"]
+    assert_nothing_heavy(seen)
 
 
 def test_hooks_import_nothing_heavy(

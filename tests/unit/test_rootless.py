@@ -28,9 +28,9 @@ def test_default_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     assert rootless.default_root() == ("/run/railcar", False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1234")
-    monkeypatch.setattr(os, "geteuid", lambda: 1234)
+    monkeypatch.setattr(rootless.os, "geteuid", lambda: 1234)
     assert rootless.default_root() == ("/run/user/1234/railcar", True)
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(rootless.os, "geteuid", lambda: 0)
     monkeypatch.setattr(rootless, "in_userns", lambda: False)
     assert rootless.default_root() == ("/run/railcar", False)  # the real root ignores it (runc)
     monkeypatch.setattr(rootless, "in_userns", lambda: True)
@@ -50,7 +50,7 @@ def _cfg(**linux: object) -> dict:
 
 
 def test_check_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(rootless.os, "geteuid", lambda: 1000)
     rootless.check_config(_cfg())
     with pytest.raises(SpecError, match="rootless container requires user namespaces"):
         rootless.check_config(_cfg(namespaces=[{"type": "mount"}]))
@@ -61,7 +61,7 @@ def test_check_config(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg["mounts"][0]["options"].append("gid=5")
     with pytest.raises(SpecError, match=r"mounts\[0\]\.options: cannot specify gid= mount options for unmapped gid"):
         rootless.check_config(cfg)
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(rootless.os, "geteuid", lambda: 0)
     rootless.check_config(cfg)  # root: none of this applies
 
 

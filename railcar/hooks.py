@@ -105,7 +105,6 @@ def run_logged(kind: str, hooks: list[dict[str, Any]], state: dict[str, Any],
 
 def _record(path: str, pid: int) -> None:
     from railcar import posixos as os
-
     from railcar.state import proc_start_time
 
     st = proc_start_time(pid)

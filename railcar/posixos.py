@@ -84,6 +84,7 @@ from posix import (
     rename,
     rmdir,
     scandir,
+    set_blocking,
     stat,
     strerror,
     sysconf,
@@ -107,7 +108,7 @@ __all__ = [
     "_exit", "access", "chmod", "close", "dup", "dup2", "eventfd", "fstat", "fsync", "getcwd",
     "getegid", "getenv", "geteuid", "getpid", "getppid", "isatty", "kill", "killpg", "listdir",
     "lseek", "lstat", "makedev", "makedirs", "memfd_create", "mkdir", "mkfifo", "open", "path",
-    "pidfd_open", "pipe2", "pread", "read", "readlink", "rename", "rmdir", "scandir", "sep", "stat",
+    "pidfd_open", "pipe2", "pread", "read", "readlink", "rename", "rmdir", "scandir", "sep", "set_blocking", "stat",
     "strerror", "sysconf", "uname", "unlink", "waitid", "waitpid", "walk", "write",
 ]
 

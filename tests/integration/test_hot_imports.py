@@ -137,10 +137,9 @@ def test_hot_commands_with_seccomp_resources_hooks(
     seen = lifecycle_imports(runtime, make_bundle, linux=linux())
     assert "railcar.seccomp.cache" in seen["create"] and "railcar.cgroups.manager" in seen["create"], seen["create"]
     assert_nothing_heavy(seen)
-    # hooks: every kind, run through subprocess for now (that and what it imports exempt, until
-    # hooks run in C); nothing else heavy, in particular no os before it
+    # and hooks of every kind the runtime runs (through the C core: nothing exempt)
     hooks = {kind: [{"path": "/bin/true"}] for kind in ("prestart", "createRuntime", "poststart", "poststop")}
-    seen = lifecycle_imports(runtime, make_bundle, "subprocess", linux=linux(), hooks=hooks)
+    seen = lifecycle_imports(runtime, make_bundle, linux=linux(), hooks=hooks)
     assert "railcar.hooks" in seen["create"], seen["create"]
     assert_nothing_heavy(seen)
 

@@ -280,6 +280,23 @@ static PyObject *parse_literal(struct parser *p, Py_ssize_t *pos, const char *wo
     return value;
 }
 
+/* After an item of an object or array: 1 with i past a ',' (another item follows), 0 with *pos
+ * past `close` (the end), -1 with ValueError set. */
+static int next_item(const struct parser *p, Py_ssize_t *i, Py_ssize_t *pos, Py_UCS4 close, const char *expect)
+{
+    *i = skip_ws(p, *i);
+    if (*i < p->len && CH(p, *i) == ',') {
+        *i = skip_ws(p, *i + 1);
+        return 1;
+    }
+    if (*i < p->len && CH(p, *i) == close) {
+        *pos = *i + 1;
+        return 0;
+    }
+    bad(*i, expect);
+    return -1;
+}
+
 static PyObject *parse_object(struct parser *p, Py_ssize_t *pos)
 {
     Py_ssize_t i = skip_ws(p, *pos + 1);
@@ -315,17 +332,11 @@ static PyObject *parse_object(struct parser *p, Py_ssize_t *pos)
         Py_DECREF(val);
         if (rc < 0)
             goto fail;
-        i = skip_ws(p, i);
-        if (i < p->len && CH(p, i) == ',') {
-            i = skip_ws(p, i + 1);
-            continue;
-        }
-        if (i < p->len && CH(p, i) == '}') {
-            *pos = i + 1;
+        rc = next_item(p, &i, pos, '}', "expecting ',' or '}'");
+        if (rc == 0)
             return d;
-        }
-        bad(i, "expecting ',' or '}'");
-        goto fail;
+        if (rc < 0)
+            goto fail;
     }
 fail:
     Py_DECREF(d);
@@ -350,17 +361,11 @@ static PyObject *parse_array(struct parser *p, Py_ssize_t *pos)
         Py_DECREF(val);
         if (rc < 0)
             goto fail;
-        i = skip_ws(p, i);
-        if (i < p->len && CH(p, i) == ',') {
-            i = skip_ws(p, i + 1);
-            continue;
-        }
-        if (i < p->len && CH(p, i) == ']') {
-            *pos = i + 1;
+        rc = next_item(p, &i, pos, ']', "expecting ',' or ']'");
+        if (rc == 0)
             return list;
-        }
-        bad(i, "expecting ',' or ']'");
-        goto fail;
+        if (rc < 0)
+            goto fail;
     }
 fail:
     Py_DECREF(list);

@@ -77,6 +77,21 @@ def write_each(field: str, d: str, name: str, values: list[str]) -> None:
         raise RailcarError(f"{field}: write {p}: {errtext(e)}") from None
 
 
+def rmdir_each(dirs: list[str]) -> list[str]:
+    """rmdir each directory once; returns the ones left (a process or a sub-cgroup inside, or
+    another error). The kernel removes only an empty cgroup, so a directory this removes had
+    nothing to kill or walk. Gone already is removed."""
+    left = []
+    for d in dirs:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            left.append(d)
+    return left
+
+
 def exists(path: str) -> bool:
     try:
         os.stat(path)

@@ -26,6 +26,7 @@ from railcar.cgroups.files import (
     read_kv,
     read_opt,
     read_word,
+    rmdir_each,
     write_raw,
 )
 from railcar.errors import RailcarError
@@ -262,15 +263,7 @@ class Manager:
                 return None
             if self.inodes.get(d) != ino:
                 return None
-        left = []
-        for d in dirs:
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                left.append(d)
-        return left
+        return rmdir_each(dirs)
 
     def check_made(self) -> None:
         """NotOurs unless every directory is the one create made (its recorded inode): before a

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from railcar import posixos as os
-from railcar.cgroups.files import errtext, exists, pids_in, read_word, wait_until
+from railcar.cgroups.files import errtext, exists, pids_in, read_word, rmdir_each, wait_until
 from railcar.cgroups.manager import NotOurs
 from railcar.errors import RailcarError
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def destroy(m: Manager, kill: bool) -> None:
     """Optionally SIGKILL everything inside, then rmdir every directory (children first)."""
     check_owned(m)
-    busy = _rmdir_empty(m)
+    busy = rmdir_each(m.dirs())  # the usual case, a container whose processes are gone: done
     if not busy:
         return
     if len(busy) < len(m.dirs()):
@@ -28,22 +28,6 @@ def destroy(m: Manager, kill: bool) -> None:
     failed = [err for err in map(_rmtree, m.dirs()) if err]
     if failed:
         raise RailcarError("cgroups: " + "; ".join(failed))
-
-
-def _rmdir_empty(m: Manager) -> list[str]:
-    """rmdir each directory once; the ones left (a process or a sub-cgroup inside, or another
-    error) are returned for the full treatment. The kernel removes only an empty cgroup, so a
-    directory this removes had nothing to kill or walk: the usual case, a container whose
-    processes are gone, costs one rmdir a directory instead of listing, reading and waiting."""
-    left = []
-    for d in m.dirs():
-        try:
-            os.rmdir(d)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            left.append(d)
-    return left
 
 
 def only(m: Manager, dirs: list[str]) -> Manager:

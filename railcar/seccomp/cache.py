@@ -24,7 +24,7 @@ __all__ = ["CACHE_MAX", "COMPILER", "canonical", "key_of", "libseccomp_file", "l
 
 # Bump when the compile output for an identical section can change (stub, attributes, tables):
 # it is part of the key, so old entries simply stop matching.
-COMPILER = b"railcar-seccomp/1"
+COMPILER = b"railcar-seccomp/2"
 
 
 # =================================================================================================

@@ -47,7 +47,15 @@ _EEXIST, _EINVAL = 17, 22
 
 def build(p: Profile) -> tuple[SeccompProgram, bool]:
     """(program, cacheable). Not cacheable when the libseccomp mapped into this process is not the
-    file the cache key names (pyseccomp imported earlier by someone else): correct now, not reused."""
+    file the cache key names (pyseccomp imported earlier by someone else): correct now, not reused.
+
+    Profiles railcar's own emitter covers (emit.py: Docker's, and most engines') never reach
+    libseccomp: the same decisions, without pyseccomp's import and libseccomp's slow export."""
+    from railcar.seccomp.emit import emit
+
+    own = emit(p)
+    if own is not None:
+        return _own_program(p, own), True
     try:
         sc = import_pyseccomp(libseccomp_file())
     except Exception as e:  # ImportError, or RuntimeError/OSError when libseccomp is missing
@@ -121,6 +129,19 @@ def build(p: Profile) -> tuple[SeccompProgram, bool]:
         raise SpecError(P, f"the filter has {len(bpf) // 8} instructions, more than the kernel's {MAX_INSNS}")
     listener = (p.listener_path, p.listener_metadata) if p.notify else ("", "")
     return SeccompProgram(bpf, flags, *listener), _loaded_library_matches()
+
+
+def _own_program(p: Profile, bpf: bytes) -> SeccompProgram:
+    """emit.py's filter behind runc's -ENOSYS stub, numbers from the same tables libseccomp has."""
+    from railcar.seccomp.syscalls import NR
+
+    if wants_enosys_stub(p.default):
+        names = {n for r in p.rules for n in r.names}
+        by_token = {value: NR.get(name, {}) for name, value in p.archs}
+        bpf = enosys_stub(p.archs, lambda arch: max((by_token[arch].get(n, -1) for n in names), default=-1)) + bpf
+    if len(bpf) // 8 > MAX_INSNS:
+        raise SpecError(P, f"the filter has {len(bpf) // 8} instructions, more than the kernel's {MAX_INSNS}")
+    return SeccompProgram(bpf, p.flags & FLAG_TSYNC)
 
 
 def _flags(filt: Any, p: Profile) -> int:

@@ -36,6 +36,7 @@ RUN = ("railcar", "railcar.main", "railcar.posixos", "railcar.log", "railcar.tra
        "railcar.cgroups.files", "railcar.cgroups.devices", "railcar.spec.process", "railcar.rootless",
        "railcar.cgroups.layout", "railcar.cgroups.manager", "railcar.spec.devices", "railcar.helperplan")
 COLD = ("railcar.criu", "railcar.usage", "railcar.spec.default", "railcar.seccomp.compiler",
+        "railcar.seccomp.emit", "railcar.seccomp.syscalls",
         "railcar.seccomp.probe", "railcar.seccomp.bpf", "railcar.cgroups.freezer", "railcar.cgroups.oomwatch",
         "railcar.commands.checkpoint", "railcar.commands.restore", "railcar.commands.events",
         "railcar.commands.features", "railcar.commands.ps", "railcar.commands.update", "railcar.commands.pause",

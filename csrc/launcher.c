@@ -1,7 +1,8 @@
 /* The `railcar` command: starts an isolated CPython (no site, no
- * environment, explicit sys.path) and calls railcar.main.main().  As fast as
- * `python3 -SI`, with no shebang or PATH lookup, and the entry point of the
- * static build.
+ * environment, explicit sys.path, the start-up codecs frozen in) and calls
+ * railcar.main.main(), whose modules and C core are compiled in
+ * (tools/hotpath.py, hotimport.c).  No shebang or PATH lookup; the entry point
+ * of the static build too.
  *
  * Build-time settings (see setup.py):
  *   RC_PYHOME     the interpreter's prefix (sys.base_prefix)

@@ -2,7 +2,7 @@
 
 Each railcar/**/*.py becomes C (the sources stay plain, readable Python; annotations are not read
 as C types, so the compiled module behaves as the interpreted one). The launcher registers every
-module in the generated table (PyImport_ExtendInittab) and its finder (csrc/launcher.c) answers
+module in the generated table (PyImport_ExtendInittab) and its importer (csrc/hotimport.c) answers
 `railcar.*` imports from it: importing them opens no file and unmarshals nothing, and their code
 runs compiled. Used by setup.py (the launcher of `./build.sh` and `pip install`) and by
 build-static.sh (the static binary), each with its own C compiler.

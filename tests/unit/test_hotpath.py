@@ -51,3 +51,21 @@ def test_launcher_is_newer_than_the_sources() -> None:
     built = launcher.stat().st_mtime
     stale = [os.path.relpath(m.source, REPO) for m in hotpath.modules(str(REPO)) if os.stat(m.source).st_mtime > built]
     assert not stale, f"bin/railcar is older than {stale}: run ./build.sh"
+
+
+def test_no_class_body_takes_a_plain_function() -> None:
+    """Compiled with binding=False (tools/hotpath.py), a module's function is a C function: a def
+    in a class body still becomes a method, but `name = some_function` there would not bind self."""
+    import ast
+
+    found = []
+    for p in (REPO / "railcar").rglob("*.py"):
+        tree = ast.parse(p.read_text())
+        functions = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        functions |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            for stmt in cls.body:
+                value = getattr(stmt, "value", None) if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+                if isinstance(value, ast.Lambda) or (isinstance(value, ast.Name) and value.id in functions):
+                    found.append(f"{p.relative_to(REPO)}:{stmt.lineno} {cls.name}")
+    assert not found, f"wrap these in staticmethod() or write a def: {found}"

@@ -176,6 +176,7 @@ static void add_paths(PyConfig *c, const char *list, const char *exedir, char *f
  * executable (zipimport reads it from sys.executable) or frozen into it, the C modules are built
  * in. */
 PyMODINIT_FUNC PyInit_pyseccomp(void);
+#include "rawalloc.h"
 
 /* An empty chroot has no /proc: then argv[0], or its PATH match, names this file.  Absolute,
  * because zipimport reopens the archive by name after railcar may have changed directory. */
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
             return rc;
     }
 #ifdef RC_STATIC
+    rc_rawalloc_install();   /* before anything allocates: musl's malloc unmaps what is freed */
     if (static_exe(exe, sizeof exe, argc > 0 ? argv[0] : "railcar") != 0) {
         fprintf(stderr, "railcar: cannot find my own executable (no /proc, argv[0] not found)\n");
         return 255;

@@ -88,9 +88,17 @@ grep -q '^    MODULES_SETUP_STDLIB=Modules/Setup.stdlib$' "$PY/configure" || {
 # (a static executable cannot dlopen).  LINKFORSHARED empty: nothing to export to extensions.
 (cd "$PY" && MODULE_BUILDTYPE=static LDFLAGS="-static -L$PREFIX/lib" CPPFLAGS="-I$PREFIX/include" \
     LINKFORSHARED=" " ./configure --prefix="$PREFIX" --disable-shared --disable-test-modules \
-    --without-ensurepip --without-doc-strings --with-system-ffi) >"$WORK/python-configure.log" 2>&1 ||
-    fail python-configure
-(cd "$PY" && make -j"$JOBS" python pybuilddir.txt) >"$WORK/python-make.log" 2>&1 || fail python-make
+    --without-ensurepip --without-doc-strings --with-system-ffi --enable-optimizations --with-lto) \
+    >"$WORK/python-configure.log" 2>&1 || fail python-configure
+# Profile-guided and link-time optimized, as distributions build CPython (Debian's python3, the
+# dynamic launcher's, is): the profile task is CPython's own PGO set of tests
+# (Lib/test/libregrtest/pgo.py) run by the instrumented interpreter. Some fail under musl
+# (locales, float formats, embedding), which only costs their share of the profile; make's
+# profile-opt would stop there, so its steps are run here with the task's status ignored.
+(cd "$PY" && make -j"$JOBS" profile-gen-stamp && { ./python -m test --pgo --timeout=300 || true; } &&
+    make build_all_merge_profile clean-retain-profile && touch profile-run-stamp &&
+    make -j"$JOBS" profile-opt && make pybuilddir.txt) \
+    >"$WORK/python-make.log" 2>&1 || fail python-make
 # A minimal install (make install would also byte-compile the whole stdlib three times, for
 # nothing: build-static.sh compiles what it ships).
 VER=3.11

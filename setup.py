@@ -157,9 +157,11 @@ def hot_objects(build_dir: str) -> list[str]:
             [(hotpath.c_path(out, m), hotpath.compile_flags(m)) for m in mods]
             + [(os.path.join(out, "hot_inittab.c"), [])]]
 
+    header = os.stat(os.path.join(CSRC, "hotimport.h")).st_mtime  # the table's layout
+
     def one(job: tuple[str, str, list[str]]) -> None:
         c, o, extra = job
-        if not os.path.exists(o) or os.stat(o).st_mtime < os.stat(c).st_mtime:
+        if not os.path.exists(o) or os.stat(o).st_mtime < max(os.stat(c).st_mtime, header):
             subprocess.check_call([cc, *flags, *extra, "-c", c, "-o", o + ".tmp"])
             os.replace(o + ".tmp", o)
 
@@ -233,7 +235,7 @@ setup(
     description="An OCI container runtime, a drop-in for runc",
     packages=["railcar", "railcar.commands", "railcar.cgroups", "railcar.cgroups.devices", "railcar.seccomp",
               "railcar.spec"],
-    python_requires=">=3.9",
+    python_requires=">=3.11",  # the launcher: 3.11's frozen-module table, PyGC_Disable
     install_requires=["docopt>=0.6.2", "orjson", "pyseccomp"],
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -291,7 +292,8 @@ int rc_hook_communicate(struct rc_hook_run *r, long long timeout_s)
             int64_t left = r->deadline - now_ns();
             if (left <= 0)
                 return RC_HOOK_TIMEOUT;
-            ms = (int)((left + 999999) / 1000000);
+            /* a timeout of years still fits poll's int milliseconds: wake once in ~24 days */
+            ms = left / 1000000 >= INT_MAX ? INT_MAX : (int)((left + 999999) / 1000000);
         }
         k = poll(p, (nfds_t)n, ms);
         if (k < 0)
@@ -326,8 +328,9 @@ int rc_hook_kill(struct rc_hook_run *r)
 {
     if (r->pid <= 0 || r->reaped)
         return 0;
-    /* the hook leads its session and process group; a pid not yet reaped is not
-     * reused, as a process group id either */
+    /* the hook leads its session and its process group; a pid not yet reaped is not reused, as a
+     * process group id either.  What moved itself to another group survives this; delete finds
+     * it by the session recorded in the container's hook file (hooks.py, kill_recorded) */
     if (kill(-r->pid, SIGKILL) < 0 && errno != ESRCH)
         return fail(r, "kill", errno);
     return reap(r);

@@ -58,7 +58,7 @@ int rc_hook_spawn(const struct rc_hook *h, struct rc_hook_run *r);
  * exit, until `timeout_s` seconds (0: none) after the first call:
  * RC_HOOK_DONE, RC_HOOK_TIMEOUT, RC_HOOK_EINTR, or -1 with stage and err_no. */
 int rc_hook_communicate(struct rc_hook_run *r, long long timeout_s);
-/* SIGKILL the hook's session (its process group: it leads both) and reap it. */
+/* SIGKILL the hook's process group (it leads it and its session) and reap it. */
 int rc_hook_kill(struct rc_hook_run *r);
 /* Close what is open and free the output. */
 void rc_hook_close(struct rc_hook_run *r);

@@ -123,10 +123,19 @@ static PyObject *load(PyObject *name, const struct rc_hot_module *m)
         if (!parent)
             return NULL;
         parent_mod = PyImport_GetModule(parent);
-        if (!parent_mod && !PyErr_Occurred())
-            parent_mod = PyImport_ImportModuleLevelObject(parent, NULL, NULL, NULL, 0) ? PyImport_GetModule(parent)
-                                                                                      : NULL;
+        if (!parent_mod && !PyErr_Occurred()) {
+            PyObject *top = PyImport_ImportModuleLevelObject(parent, NULL, NULL, NULL, 0);
+            if (top) {
+                Py_DECREF(top);          /* the top-level package: the parent itself is wanted */
+                parent_mod = PyImport_GetModule(parent);
+            }
+        }
         Py_DECREF(parent);
+        if (parent_mod == Py_None) {     /* sys.modules[parent] = None blocks it, as importlib says */
+            Py_CLEAR(parent_mod);
+            PyErr_Format(PyExc_ModuleNotFoundError, "import of %R halted; None in sys.modules", name);
+            return NULL;
+        }
         if (!parent_mod) {
             if (!PyErr_Occurred())
                 PyErr_Format(PyExc_ModuleNotFoundError, "No module named %R", name);

@@ -249,6 +249,8 @@ static PyObject *parse_number(struct parser *p, Py_ssize_t *pos)
             v = NULL;
         else if (stop != buf + n)
             v = bad(start, "invalid number");
+        else if (isinf(d))   /* 1e400: Go's decoder (runc) refuses it, and dumps could not write it back */
+            v = bad(start, "number out of range");
         else
             v = PyFloat_FromDouble(d);
     } else if (n <= 18) { /* at most 18 digits: fits a long long */

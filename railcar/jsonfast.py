@@ -34,8 +34,15 @@ def _slow_loads(s: str) -> object:
         # NaN and Infinity are Python's extension, not JSON: Go's decoder (runc) refuses them
         raise ValueError(f"{name} is not JSON")
 
+    def finite(text: str) -> float:
+        # 1e400 would be inf, which no JSON can write back (the state keeps the config)
+        x = float(text)
+        if x in (float("inf"), float("-inf")):
+            raise ValueError(f"{text} is out of range")
+        return x
+
     try:
-        return json.loads(s, parse_constant=constant)
+        return json.loads(s, parse_constant=constant, parse_float=finite)
     except json.JSONDecodeError as e:
         raise ValueError(str(e)) from None
 

@@ -106,17 +106,22 @@ def compile_flags(m: Module) -> list[str]:
 
 def generate(outdir: str, repo: str = REPO, jobs: int = 0) -> list[Module]:
     """Cython each module whose C is missing or older than its source; write the inittab."""
+    import Cython
     from Cython.Compiler.Main import CompilationOptions, compile_single, default_options
 
     os.makedirs(outdir, exist_ok=True)
     mods = modules(repo)
-    stale = [m for m in mods if _older(c_path(outdir, m), m.source)]
+    # another Cython or other directives make other C from the same sources: all of it again
+    stamp = f"Cython {Cython.__version__} {sorted(DIRECTIVES.items())}\n"
+    fresh = _read(os.path.join(outdir, "cython.stamp")) == stamp
+    stale = [m for m in mods if not fresh or _older(c_path(outdir, m), m.source)]
     for m in stale:
         opts = CompilationOptions(default_options, output_file=c_path(outdir, m), compiler_directives=DIRECTIVES,
                                   language_level=3, module_name=m.name)
         r = compile_single(m.source, opts, full_module_name=m.name)
         if r.num_errors:
             raise SystemExit(f"cython: {m.source}: {r.num_errors} errors")
+    _write_if_changed(os.path.join(outdir, "cython.stamp"), stamp)
     _write_if_changed(os.path.join(outdir, "hot_inittab.c"), inittab(mods))
     # for build-static.sh: each C file with the flags it is compiled with, one per line
     _write_if_changed(os.path.join(outdir, "sources.txt"),
@@ -157,13 +162,17 @@ def _older(target: str, source: str) -> bool:
         return True
 
 
-def _write_if_changed(path: str, text: str) -> None:
+def _read(path: str) -> str | None:
     try:
         with open(path) as f:
-            if f.read() == text:
-                return
+            return f.read()
     except FileNotFoundError:
-        pass
+        return None
+
+
+def _write_if_changed(path: str, text: str) -> None:
+    if _read(path) == text:
+        return
     with open(path, "w") as f:
         f.write(text)
 

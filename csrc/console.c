@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "rc.h"
+#include "sendfd.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)

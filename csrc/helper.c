@@ -38,6 +38,7 @@
 #include "rc.h"
 #include "helper_plan.h"
 #include "trace_msg.h"
+#include "sendfd.h"
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -459,29 +460,14 @@ static void become_process(void)
     prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);   /* create returns now: outlive it */
     {
         struct rc_msg m;
-        struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
-        union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-        struct msghdr msg;
         memset(&m, 0, sizeof m);
-        memset(&msg, 0, sizeof msg);
         m.type = RC_MSG_READY;
         m.pid = getpid();
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        if (P.listener_fd >= 0) {
-            struct cmsghdr *c;
-            memset(&u, 0, sizeof u);
-            msg.msg_control = u.buf;
-            msg.msg_controllen = sizeof u.buf;
-            c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &P.listener_fd, sizeof(int));
-        }
         wait_for_init();
         htrace("helper: user, caps, no_new_privs");
-        sendmsg(P.sync_fd, &msg, MSG_NOSIGNAL);
+        /* READY, with the seccomp listener when there is one; a runtime that is gone sees the
+         * socket close instead */
+        rc_sendmsg_fd(P.sync_fd, &m, sizeof m, P.listener_fd);
         /* errors after READY go to stderr (fail); with --trace-startup the
          * socket stays open for the last stages and closes at the exec */
         if (P.trace && fcntl(P.sync_fd, F_SETFD, FD_CLOEXEC) == 0)

@@ -30,12 +30,9 @@ static int rc_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-static int rc_sealed_memfd(const char *name, const void *data, size_t len)
+/* data into fd, then sealed against any change; fd closed on failure. */
+static int rc_fill_and_seal(int fd, const void *data, size_t len)
 {
-    /* MFD_EXEC: kernels with vm.memfd_noexec would otherwise refuse execveat */
-    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-    if (fd < 0 && errno == EINVAL)
-        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -1;
     if (rc_write_all(fd, data, len) < 0 ||
@@ -46,16 +43,17 @@ static int rc_sealed_memfd(const char *name, const void *data, size_t len)
     return fd;
 }
 
+static int rc_sealed_memfd(const char *name, const void *data, size_t len)
+{
+    /* MFD_EXEC: kernels with vm.memfd_noexec would otherwise refuse execveat */
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL)
+        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    return rc_fill_and_seal(fd, data, len);
+}
+
 static int rc_data_memfd(const char *name, const void *data, size_t len)
 {
-    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-        return -1;
-    if (rc_write_all(fd, data, len) < 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return rc_fill_and_seal(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), data, len);
 }
 #endif

@@ -200,7 +200,6 @@ int rc_send(int fd, int type, int pid);
 int rc_recv(int fd, struct rc_msg *m);
 int rc_recv_fd(int fd, struct rc_msg *m, int *passed);
 int rc_send_fd(int fd, int type, int pid, int passed);
-int rc_sendmsg_fd(int sock, const void *data, size_t len, int passed);
 void rc_trace(const struct rc_plan *p, int fd, const char *stage);
 void rc_keep_trace(struct rc_result *r, const struct rc_msg *m);
 

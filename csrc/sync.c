@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "rc.h"
+#include "sendfd.h"
 #include "trace_msg.h"
 
 int rc_send(int fd, int type, int pid)
@@ -54,27 +55,6 @@ int rc_recv_fd(int fd, struct rc_msg *m, int *passed)
     if (n != (ssize_t)sizeof *m)
         return -1;
     return 1;
-}
-
-/* `data` with an fd (SCM_RIGHTS). */
-int rc_sendmsg_fd(int sock, const void *data, size_t len, int passed)
-{
-    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    struct msghdr msg;
-    struct cmsghdr *c;
-    memset(&msg, 0, sizeof msg);
-    memset(&u, 0, sizeof u);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &passed, sizeof passed);
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
 /* A sync message with an fd. */

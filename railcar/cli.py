@@ -87,16 +87,7 @@ def _take(
             else:
                 raise UsageError(f'invalid boolean value "{val}" for {name}')
             return i + 1
-        if not eq:
-            if i + 1 >= len(argv):
-                raise UsageError(f"{name} requires an argument")
-            val = argv[i + 1]
-            i += 1
-        if argc == 2:
-            out[key].append(val)
-        else:
-            out[key] = val
-        return i + 1
+        return _store(argv, i, name, val if eq else None, key, argc, out)
     # short options, possibly stacked: -ad, -b dir, -bdir
     j = 1
     while j < len(tok):
@@ -111,17 +102,22 @@ def _take(
             out[key] = True
             j += 1
             continue
-        val = tok[j + 1 :]
-        if not val:
-            if i + 1 >= len(argv):
-                raise UsageError(f"{flag} requires an argument")
-            val = argv[i + 1]
-            i += 1
-        if argc == 2:
-            out[key].append(val)
-        else:
-            out[key] = val
-        break
+        return _store(argv, i, flag, tok[j + 1 :] or None, key, argc, out)
+    return i + 1
+
+
+def _store(argv: list[str], i: int, flag: str, val: str | None, key: str, argc: int, out: dict[str, Any]) -> int:
+    """An option's value: `val` when the token held it (--root=/r, -b/dir), else the next
+    argument. A repeatable option (argc 2) collects its values. Returns the next index."""
+    if val is None:
+        if i + 1 >= len(argv):
+            raise UsageError(f"{flag} requires an argument")
+        i += 1
+        val = argv[i]
+    if argc == 2:
+        out[key].append(val)
+    else:
+        out[key] = val
     return i + 1
 
 

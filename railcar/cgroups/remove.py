@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from railcar import posixos as os
-from railcar.cgroups.files import errtext, exists, pids_in, read_word, rmdir_each, wait_until
+from railcar.cgroups.files import errtext, exists, pids_in, read_word, wait_until
 from railcar.cgroups.manager import NotOurs
 from railcar.errors import RailcarError
 
@@ -18,11 +18,6 @@ if TYPE_CHECKING:
 def destroy(m: Manager, kill: bool) -> None:
     """Optionally SIGKILL everything inside, then rmdir every directory (children first)."""
     check_owned(m)
-    busy = rmdir_each(m.dirs())  # the usual case, a container whose processes are gone: done
-    if not busy:
-        return
-    if len(busy) < len(m.dirs()):
-        m = only(m, busy)
     if kill:
         kill_all(m)
     failed = [err for err in map(_rmtree, m.dirs()) if err]
@@ -31,7 +26,8 @@ def destroy(m: Manager, kill: bool) -> None:
 
 
 def only(m: Manager, dirs: list[str]) -> Manager:
-    """A manager of m's directories in `dirs` only (the others are removed already)."""
+    """A manager of m's directories in `dirs` only (the others are removed already: Manager.destroy
+    rmdirs each directory create made once before it comes here)."""
     keep = set(dirs)
     rest = type(m)(m.kind, m.path, {c: d for c, d in m.v1.items() if d in keep},
                    m.v2 if m.v2 in keep else "", m.v2_controllers, m.inodes)

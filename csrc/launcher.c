@@ -132,10 +132,8 @@ static void fatal(PyConfig *c, PyStatus st)
 }
 
 /* Where the railcar package's directory is (hotimport.c: the __path__ of its packages): the
- * first of RC_PKGPATHS, or the static binary's zip. */
+ * first of RC_PKGPATHS, or the static binary's zip (which holds the stdlib too). */
 static char rc_home[PATH_MAX * 2];
-/* Where the stdlib is: the first of RC_STDLIB, or the static binary's zip. */
-static char rc_stdlib[PATH_MAX * 2];
 
 /* The stdlib modules the interpreter imports while it starts (the codecs), frozen: no directory
  * listed and no file read before railcar runs (static/mkzip.py writes the table; the static
@@ -217,8 +215,10 @@ static int static_exe(char *exe, size_t size, const char *argv0)
 #endif
 
 
-/* A frozen package's __path__ is empty: give encodings its directory, so that a codec not frozen
- * (any but the start-up ones) is still found there. */
+#ifdef RC_STATIC
+/* The import system gives a frozen package its directory under sys._stdlib_dir, a directory on
+ * disk: the static binary's codecs are in the zip at its end, so encodings gets that as __path__
+ * and a codec not frozen (any but the start-up ones) is still found. */
 static int frozen_codecs_path(void)
 {
     PyObject *name = PyUnicode_FromString("encodings"), *enc, *dir, *path;
@@ -229,7 +229,7 @@ static int frozen_codecs_path(void)
     Py_DECREF(name);
     if (!enc)
         return PyErr_Occurred() ? -1 : 0;
-    dir = PyUnicode_FromFormat("%s/encodings", rc_stdlib);
+    dir = PyUnicode_FromFormat("%s/encodings", rc_home);
     path = dir ? PyList_New(1) : NULL;
     if (path) {
         PyList_SET_ITEM(path, 0, dir);
@@ -241,6 +241,7 @@ static int frozen_codecs_path(void)
     Py_DECREF(enc);
     return rc;
 }
+#endif
 
 /* import railcar.main and call main(), which ends the process with os._exit: no __main__ code to
  * compile (Py_RunMain's run_command), no finalization.  The collector is off: a command lives
@@ -253,10 +254,12 @@ static int run_main(void)
         return 255;
     }
     PyGC_Disable();
+#ifdef RC_STATIC
     if (frozen_codecs_path() < 0) {
         PyErr_Print();
         return 255;
     }
+#endif
     mod = PyImport_ImportModule("railcar.main");
     if (mod) {
         r = PyObject_CallMethod(mod, "main", NULL);
@@ -338,7 +341,6 @@ int main(int argc, char **argv)
             fatal(&c, st);
         c.pathconfig_warnings = 0;
         PyImport_AppendInittab("pyseccomp", PyInit_pyseccomp);
-        snprintf(rc_stdlib, sizeof rc_stdlib, "%s", rc_home);
     }
 #else
     *slash = 0;
@@ -358,7 +360,7 @@ int main(int argc, char **argv)
 #ifndef RC_STATIC
     /* the stdlib first: what the interpreter and railcar import by path is there (railcar's own
      * modules are built in), and no other directory is listed to find it */
-    add_paths(&c, RC_STDLIB, exe, rc_stdlib, sizeof rc_stdlib);
+    add_paths(&c, RC_STDLIB, exe, NULL, 0);
     add_paths(&c, RC_PKGPATHS, exe, rc_home, sizeof rc_home);
     st = PyConfig_SetBytesString(&c, &c.home, RC_PYHOME);
     if (PyStatus_Exception(st))

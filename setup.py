@@ -6,6 +6,7 @@ program, not an entry-point script); `./build.sh` builds everything in place.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -149,8 +150,6 @@ def hot_objects(build_dir: str) -> list[str]:
     inc = f"-I{sysconfig.get_path('include')}"
     flags = [*HOT_OPT, *hotpath.CFLAGS, "-fno-pie" if static_libpython() else "-fPIE", inc, f"-I{CSRC}"]
     # objects per set of flags: a change of flags rebuilds them, switching back reuses them
-    import hashlib
-
     objdir = os.path.join(out, "obj-" + hashlib.sha256(" ".join([cc, *flags]).encode()).hexdigest()[:10])
     os.makedirs(objdir, exist_ok=True)
     jobs = [(c, os.path.join(objdir, os.path.basename(c)[:-2] + ".o"), extra) for c, extra in

@@ -69,8 +69,10 @@ def _run_one(name: str, h: dict[str, Any], data: bytes, ns_fds: list[int] | None
 
 
 def _fs(s: str) -> bytes:
-    """An argument as the kernel takes it (os.fsencode's bytes); ValueError if it cannot be one."""
-    b = s.encode("utf-8", "surrogateescape")
+    """An argument as the kernel takes it (plan.enc); ValueError if it cannot be one."""
+    from railcar.plan import enc
+
+    b = enc(s)
     if b"\0" in b:
         raise ValueError("embedded null byte")
     return b

@@ -104,7 +104,7 @@ def compile_flags(m: Module) -> list[str]:
     return [f"-D{m.cython_symbol}={m.symbol}"]
 
 
-def generate(outdir: str, repo: str = REPO, jobs: int = 0) -> list[Module]:
+def generate(outdir: str, repo: str = REPO) -> list[Module]:
     """Cython each module whose C is missing or older than its source; write the inittab."""
     import Cython
     from Cython.Compiler.Main import CompilationOptions, compile_single, default_options
